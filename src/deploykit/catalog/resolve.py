@@ -1,0 +1,33 @@
+"""MODEL on the command line -> ModelSpec: a catalog name, a Hugging Face repo id, or a local model directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deploykit.catalog import hub
+from deploykit.catalog.hf_config import spec_from_config
+from deploykit.catalog.loader import ModelSpec, find_model, load_models
+from deploykit.errors import UnknownNameError
+from deploykit.suggest import did_you_mean
+
+SPDX_HINTS = {"apache-2.0": "Apache License 2.0", "mit": "MIT License"}
+
+
+def resolve_model(name: str, revision: str = "main") -> ModelSpec:
+    spec = find_model(name)
+    if spec is not None:
+        return spec
+    path = Path(name).expanduser()
+    if path.is_dir():
+        license_id = hub.local_license(path)
+        license = None
+        if license_id:
+            license = {"id": license_id, "name": SPDX_HINTS.get(license_id, license_id),
+                       "url": f"file://{(path / 'README.md').resolve()}"}
+        return spec_from_config(hub.read_local_config(path), repo=str(path.resolve()),
+                                source=str((path / "config.json").resolve()), provenance="local-dir",
+                                license=license)
+    if hub.REPO_ID.match(name):
+        config, source = hub.fetch_hub_config(name, revision)
+        return spec_from_config(config, repo=name, source=source, revision=revision)
+    raise UnknownNameError("model", name, did_you_mean(name, load_models()), "deploykit models")
