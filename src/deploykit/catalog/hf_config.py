@@ -56,10 +56,17 @@ def _moe(c: dict[str, Any], num_layers: int) -> MoE | None:
     shared = c.get("n_shared_experts")
     if shared is None:
         shared = 1 if c.get("model_type") == "llama4_text" else 0
-    shared_size = c.get("intermediate_size_mlp") if c.get("model_type") == "llama4_text" else None
+    # transformers' Llama4TextMoe builds its shared expert at intermediate_size (the expert size), not _mlp.
+    shared_size = None
     return MoE(num_experts=experts, experts_per_token=c.get("num_experts_per_tok", 1), shared_experts=shared,
                expert_intermediate_size=expert_size, shared_intermediate_size=shared_size or None,
                moe_layers=max(moe_layers, 1))
+
+
+def _head_dim(c: dict[str, Any]) -> int:
+    if c.get("kv_lora_rank"):  # MLA: the query/key head is the non-RoPE part plus the RoPE part
+        return (c.get("qk_nope_head_dim") or 0) + c["qk_rope_head_dim"]
+    return c.get("head_dim") or c["hidden_size"] // c["num_attention_heads"]
 
 
 def architecture_from_config(config: dict[str, Any], source: str) -> Architecture:
@@ -72,7 +79,7 @@ def architecture_from_config(config: dict[str, Any], source: str) -> Architectur
         return Architecture(
             num_layers=layers, hidden_size=hidden, intermediate_size=dense_ffn,
             num_attention_heads=heads, num_kv_heads=c.get("num_key_value_heads") or heads,
-            head_dim=c.get("head_dim") or hidden // heads, vocab_size=c["vocab_size"],
+            head_dim=_head_dim(c), vocab_size=c["vocab_size"],
             max_context=c.get("max_position_embeddings") or c.get("n_positions") or 2048,
             tie_word_embeddings=bool(config.get("tie_word_embeddings", c.get("tie_word_embeddings", False))),
             attention=_attention(c, layers), moe=_moe(c, layers),

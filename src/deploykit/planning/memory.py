@@ -1,0 +1,183 @@
+"""Memory model: bytes of weights, KV cache, activations and engine overheads, per GPU. Pure functions.
+
+All results are bytes. The constants below come from published measurements; each names its source.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from deploykit.catalog.loader import ModelSpec
+from deploykit.catalog.params import count_params
+from deploykit.catalog.schema import Architecture
+
+GIB = 1024**3
+
+# ------------------------------------------------------------------------------------------------ data types
+# Bytes per element of each KV-cache format. q8_0 / q4_0 are ggml blocks of 32 values: 34 and 18 bytes
+# (ggml/src/ggml-common.h: block_q8_0 = fp16 scale + 32 int8; block_q4_0 = fp16 scale + 16 bytes of nibbles).
+KV_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "q8_0": 34 / 32, "q4_0": 18 / 32}
+
+# Effective bits per weight of whole GGUF files (mixed quant types: embeddings and output tensors differ),
+# from llama.cpp's quantize README sizes for Llama-3-8B (8.03B weights): e.g. Q4_K_M 4.89 GB -> 4.87 bpw.
+# Block-structure figures (ggml-common.h) in brackets: Q8_0 [8.5], Q6_K [6.5625], Q4_0 [4.5].
+GGUF_BPW = {"gguf-f16": 16.0, "gguf-q8_0": 8.50, "gguf-q6_k": 6.57, "gguf-q5_k_m": 5.70, "gguf-q4_k_m": 4.89,
+            "gguf-q4_0": 4.55, "gguf-q3_k_m": 3.91, "gguf-q2_k": 3.35}
+
+# Weight bytes per parameter in linear layers for the vLLM formats. Embeddings, LM head and vision towers stay
+# 16-bit in FP8/INT8/INT4 checkpoints (llm-compressor and AutoAWQ skip them).
+# AWQ/GPTQ int4: 4 bits + one fp16 scale and a packed 4-bit zero per group of 128 -> 0.5 + 2.5/128 bytes.
+# MXFP4: 4 bits + one 8-bit scale per 32 values (OCP MX spec) -> 4.25 bits.
+LINEAR_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "awq-int4": 0.5 + 2.5 / 128,
+                "gptq-int4": 0.5 + 2.5 / 128, "mxfp4": 4.25 / 8}
+
+
+def weight_format_bits(fmt: str) -> float:
+    if fmt in GGUF_BPW:
+        return GGUF_BPW[fmt]
+    return LINEAR_BYTES[fmt] * 8
+
+
+# --------------------------------------------------------------------------------------------------- weights
+@dataclass(frozen=True)
+class WeightBytes:
+    layers: int  # decoder layers (attention + FFN / experts), sharded by TP and split by PP
+    embedding: int  # input embedding matrix
+    lm_head: int  # output projection (0 when tied)
+    vision: int  # vision encoder, on the first pipeline stage
+
+    @property
+    def total(self) -> int:
+        return self.layers + self.embedding + self.lm_head + self.vision
+
+    def per_gpu(self, tp: int, pp: int) -> int:
+        """Largest share one GPU holds: its TP shard of its PP stage's layers, plus the stage's extra tensors.
+        Vocabulary-parallel embeddings and LM heads are sharded by TP (vLLM VocabParallelEmbedding)."""
+        layers = math.ceil(self.layers / pp) / tp
+        if pp == 1:
+            extras = self.embedding + self.lm_head + self.vision
+        else:  # first stage: embedding + vision; last stage: LM head
+            extras = max(self.embedding + self.vision, self.lm_head)
+        return int(layers + extras / tp)
+
+
+def weight_bytes(spec: ModelSpec, fmt: str, published_size_gb: float | None = None) -> WeightBytes:
+    """Weight bytes of ``spec`` in format ``fmt``. A published GGUF file size, when known, wins over estimates."""
+    a = spec.architecture
+    counted = count_params(a)
+    embed_params = a.vocab_size * a.hidden_size
+    head_params = 0 if a.tie_word_embeddings else embed_params
+    vision_params = int(spec.vision_params_b * 1e9)
+    # The card's total is authoritative; the rest after embeddings and vision is in linear layers.
+    layer_params = max(int(spec.params_total_b * 1e9) - embed_params - head_params - vision_params,
+                       counted.linear // 2)
+    if fmt.startswith("gguf-"):
+        bpw = GGUF_BPW[fmt]
+        total = (published_size_gb * 1e9 if published_size_gb
+                 else (layer_params + embed_params + head_params + vision_params) * bpw / 8)
+        share = total / max(layer_params + embed_params + head_params + vision_params, 1)
+        return WeightBytes(layers=int(layer_params * share), embedding=int(embed_params * share),
+                           lm_head=int(head_params * share), vision=int(vision_params * share))
+    if fmt == "fp8" and spec.native_dtype == "fp8" or fmt in LINEAR_BYTES:
+        per = LINEAR_BYTES[fmt]
+        return WeightBytes(layers=int(layer_params * per), embedding=embed_params * 2, lm_head=head_params * 2,
+                           vision=vision_params * 2)
+    raise ValueError(f"unknown weight format {fmt}")
+
+
+# -------------------------------------------------------------------------------------------------- KV cache
+def layer_split(a: Architecture) -> tuple[int, int]:
+    """(global layers, local layers): local layers keep only a window (sliding) or a chunk (Llama 4)."""
+    at = a.attention
+    if at.kind not in ("sliding", "chunked"):
+        return a.num_layers, 0
+    if not at.global_every:
+        return 0, a.num_layers
+    globals_ = a.num_layers // at.global_every
+    return globals_, a.num_layers - globals_
+
+
+def kv_heads_per_gpu(a: Architecture, tp: int) -> int:
+    """KV heads one GPU stores: sharded by TP, and replicated once TP exceeds the KV head count (vLLM)."""
+    return max(1, math.ceil(a.num_kv_heads / tp))
+
+
+def kv_bytes_per_token_layer(a: Architecture, tp: int, kv_format: str) -> float:
+    """Bytes one token costs in one layer on one GPU."""
+    b = KV_BYTES[kv_format]
+    if a.attention.kind == "mla":
+        # DeepSeek MLA caches the compressed latent plus the decoupled RoPE key, shared by all heads,
+        # so every TP rank holds the whole of it (vLLM MLA backends).
+        return (a.attention.kv_lora_rank + a.attention.qk_rope_head_dim) * b
+    return 2 * kv_heads_per_gpu(a, tp) * a.head_dim * b
+
+
+def kv_bytes_per_sequence(a: Architecture, context: int, *, tp: int = 1, pp: int = 1, kv_format: str = "bf16",
+                          local_windows: bool = True) -> float:
+    """KV bytes one sequence of ``context`` tokens holds on the busiest GPU (the largest pipeline stage).
+    ``local_windows=False`` charges local layers the whole context (engines without sliding-window caches)."""
+    globals_, locals_ = layer_split(a)
+    span = a.attention.window or a.attention.chunk or context
+    local_tokens = min(span, context) if local_windows else context
+    layer_tokens = math.ceil(globals_ / pp) * context + math.ceil(locals_ / pp) * local_tokens
+    return layer_tokens * kv_bytes_per_token_layer(a, tp, kv_format)
+
+
+def full_kv_bytes_per_token(a: Architecture, *, tp: int = 1, pp: int = 1, kv_format: str = "bf16") -> float:
+    """Per-token KV bytes counting every layer, the figure vLLM divides by to print 'KV cache size: N tokens'."""
+    return math.ceil(a.num_layers / pp) * kv_bytes_per_token_layer(a, tp, kv_format)
+
+
+# -------------------------------------------------------------------------------------------- vLLM overheads
+# vLLM's profile run pushes max_num_batched_tokens through the model and records the PyTorch peak
+# ("PyTorch activation peak memory takes X GiB" in its startup log). We estimate that peak from tensor sizes:
+# the FFN's gate/up output plus the activated half (3 x intermediate per token, 16-bit), the residual stream and
+# norms (4 x hidden), the attention projections, and fp32 logits (plus sampler copy) for max_num_seqs rows.
+# Calibrated in tests against published startup logs (data/vllm_memory_observations.yaml).
+def vllm_activation_bytes(a: Architecture, *, tp: int, batched_tokens: int, max_num_seqs: int) -> int:
+    t = batched_tokens
+    if a.moe:
+        ffn = t * a.moe.experts_per_token * (3 * a.moe.expert_intermediate_size / tp + a.hidden_size) * 2
+        ffn = max(ffn, t * 3 * a.intermediate_size / tp * 2)
+    else:
+        ffn = t * 3 * a.intermediate_size / tp * 2
+    attn = t * (a.num_attention_heads + 2 * a.num_kv_heads) * a.head_dim / tp * 2
+    residual = t * a.hidden_size * 4 * 2
+    logits = min(max_num_seqs, t) * a.vocab_size * 4 * 2
+    return int(max(ffn, attn) + residual + logits)
+
+
+# Memory outside PyTorch's allocator: CUDA context, cuBLAS workspaces, NCCL buffers. vLLM logs
+# "non_torch_memory takes 0.1x-0.2x GiB" for single-GPU runs and 0.5-1.5 GiB with tensor parallelism
+# (NCCL and custom all-reduce buffers); see data/vllm_memory_observations.yaml.
+NON_TORCH_SINGLE_GIB = 0.25
+NON_TORCH_PARALLEL_GIB = 1.0
+
+# CUDA graph capture: vLLM logs "Graph capturing finished in N secs, took 0.2-1.0 GiB" on one GPU for
+# 1B-70B models with the default capture sizes (up to 512). Modelled as a floor plus a per-layer cost.
+CUDA_GRAPH_BASE_GIB = 0.15
+CUDA_GRAPH_PER_LAYER_MIB = 8
+
+
+def vllm_non_torch_bytes(tp: int, pp: int) -> int:
+    return int((NON_TORCH_PARALLEL_GIB if tp * pp > 1 else NON_TORCH_SINGLE_GIB) * GIB)
+
+
+def vllm_cuda_graph_bytes(a: Architecture, pp: int) -> int:
+    return int(CUDA_GRAPH_BASE_GIB * GIB + math.ceil(a.num_layers / pp) * CUDA_GRAPH_PER_LAYER_MIB * 1024**2)
+
+
+# ------------------------------------------------------------------------------------- llama.cpp / Ollama
+# Compute-graph (scratch) memory. Ollama estimates it per architecture in fs/ggml/ggml.go (GraphSize); for the
+# llama family with full offload: max(4*batch*(1 + 4*embedding + context*(1+heads)), 4*batch*(embedding+vocab))
+# bytes, batch = num_batch (512 by default). We use that expression for every architecture.
+def ggml_graph_bytes(a: Architecture, *, context: int, batch: int = 512) -> int:
+    attn = 4 * batch * (1 + 4 * a.hidden_size + context * (1 + a.num_attention_heads))
+    out = 4 * batch * (a.hidden_size + a.vocab_size)
+    return int(max(attn, out))
+
+
+# Per-GPU fixed cost of a llama.cpp/Ollama runner: CUDA/Metal context and buffers. Ollama keeps a minimum of
+# 457 MiB free per GPU when scheduling (discover/gpu.go: GpuMinimumMemory... envconfig GPU overhead 0 by default).
+GGML_GPU_OVERHEAD_GIB = 0.45
