@@ -103,6 +103,8 @@ class Artifact(Strict):
     ollama_tag: str | None = Field(None, description="Ollama library tag serving it (e.g. llama3.1:8b)")
     size_gb: float | None = Field(None, gt=0, description="download size in GB (10^9 bytes) as published")
     official: bool = Field(False, description="published by the model's own authors")
+    block_size: int | None = Field(
+        None, gt=0, description="block-quantized FP8 checkpoints: weight block edge (weight_block_size, e.g. 128)")
     source: str = Field(..., min_length=8, description="page that shows this artifact and its size")
 
     @model_validator(mode="after")

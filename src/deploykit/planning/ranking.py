@@ -1,0 +1,27 @@
+"""`deploykit plan` without a model: every catalog model that fits the box, best first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from deploykit.catalog.loader import ModelSpec
+from deploykit.planning.planner import plan, quality_score
+from deploykit.planning.types import Box, Plan, Policy, Workload
+
+
+@dataclass(frozen=True)
+class Ranked:
+    spec: ModelSpec
+    plan: Plan
+    score: float
+
+
+def rank(models: list[ModelSpec], box: Box, workload: Workload, policy: Policy) -> list[Ranked]:
+    """Fitting plans, best first: output quality (size and format), then decode speed. Embedding models last."""
+    fitting = []
+    for spec in models:
+        p = plan(spec, box, workload, policy, with_alternatives=False)
+        if p.fits:
+            fitting.append(Ranked(spec, p, quality_score(p, spec)))
+    return sorted(fitting, key=lambda r: ("embeddings" in r.spec.uses, -r.score,
+                                          -(r.plan.estimates.decode_tokens_per_s if r.plan.estimates else 0)))
