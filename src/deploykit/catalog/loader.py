@@ -136,10 +136,25 @@ def expand_memory_variants(profile: HardwareProfile) -> list[HardwareProfile]:
         return [profile]
     variants = [profile.model_copy(update={"memory_gib": float(max(profile.memory_options_gib))})]
     for size in sorted(profile.memory_options_gib):
-        variants.append(profile.model_copy(update={
-            "name": f"{profile.name}-{size}gb", "display_name": f"{profile.display_name} {size} GB",
-            "memory_gib": float(size), "memory_options_gib": [], "variant_of": profile.name}))
+        update = {"name": f"{profile.name}-{size}gb", "display_name": f"{profile.display_name} {size} GB",
+                  "memory_gib": float(size), "memory_options_gib": [], "variant_of": profile.name}
+        if profile.kind == "apple":
+            update["gpu_memory_share"] = apple_gpu_share(size, profile.gpu_memory_share)
+        variants.append(profile.model_copy(update=update))
     return variants
+
+
+# macOS lets Metal wire about 2/3 of unified memory on Macs with 36 GB or less and about 3/4 above (values of
+# recommendedMaxWorkingSetSize printed by llama.cpp: 10922.67 MB on 16 GB, 49152 MiB on 64 GB; quotes in
+# data/gguf_memory.yaml). The profile's own share is the large-memory figure.
+APPLE_SMALL_MEMORY_GIB = 36
+
+
+def apple_gpu_share(memory_gib: float, large_share: float | None) -> float:
+    small = 2 / 3
+    if memory_gib <= APPLE_SMALL_MEMORY_GIB:
+        return min(small, large_share or small)
+    return large_share or 0.75
 
 
 def get_profile(name: str) -> HardwareProfile:

@@ -31,6 +31,11 @@ FREE_MEMORY_MARGIN = 0.5 * GIB  # head-room kept below the free memory when othe
 # vLLM v1 defaults for the OpenAI server (vllm/engine/arg_utils.py): 8192 batched tokens on GPUs of 70 GiB and
 # more, 2048 below.
 BIG_GPU_GIB = 70
+# When nothing fits, one more try the way experts squeeze a model onto few GPUs (e.g. vLLM's recipe for
+# Llama-3.3-70B FP8 on one H100): a 0.95 budget, 2048 batched tokens and at most 64 sequences.
+TIGHT_UTILIZATION = 0.95
+TIGHT_BATCHED_TOKENS = 2048
+TIGHT_MAX_NUM_SEQS = 64
 
 
 @dataclass
@@ -48,6 +53,7 @@ class Candidate:
     kv_per_seq: float
     batched_tokens: int | None = None
     gpu_layers: int | None = None
+    max_num_seqs: int | None = None  # set when a tight configuration caps it
     notes: list[str] = field(default_factory=list)
 
 
@@ -65,12 +71,17 @@ def _utilization(box: Box, policy: Policy, warnings: list[str]) -> float:
 
 
 def evaluate_vllm(spec: ModelSpec, box: Box, choice: WeightChoice, kv: str, tp: int, pp: int, context: int,
-                  util: float, max_num_seqs: int = 256) -> Candidate:
+                  util: float, tight: bool = False) -> Candidate:
+    """``tight``: the squeeze experts use to fit a model with little room (fewer batched tokens and sequences:
+    a smaller activation peak)."""
     a = spec.architecture
     cap = box.memory_total_bytes
     budget = util * cap
     weights = memory.weight_bytes(spec, choice.fmt, choice.published_size_gb).per_gpu(tp, pp)
     batched = 8192 if cap >= BIG_GPU_GIB * GIB else 2048
+    max_num_seqs = 256
+    if tight:
+        batched, max_num_seqs = TIGHT_BATCHED_TOKENS, TIGHT_MAX_NUM_SEQS
     act = memory.vllm_activation_bytes(a, tp=tp, batched_tokens=batched, max_num_seqs=max_num_seqs,
                                        vision=spec.vision_params_b > 0)
     overhead = memory.vllm_non_torch_bytes(tp, pp) + memory.vllm_cuda_graph_bytes(a, pp)
@@ -80,8 +91,10 @@ def evaluate_vllm(spec: ModelSpec, box: Box, choice: WeightChoice, kv: str, tp: 
         weights_gib=weights / GIB, kv_cache_gib=max(kv_budget, 0) / GIB, activation_gib=act / GIB,
         overhead_gib=overhead / GIB, budget_gib=budget / GIB, capacity_gib=cap / GIB,
         free_gib=box.memory_free_bytes / GIB if box.memory_free_bytes is not None else None)
-    return Candidate(choice, kv, tp, pp, context, max(kv_budget, 0) / per_seq, per_gpu,
-                     memory.full_kv_bytes_per_token(a, tp=tp, pp=pp, kv_format=kv), per_seq, batched_tokens=batched)
+    c = Candidate(choice, kv, tp, pp, context, max(kv_budget, 0) / per_seq, per_gpu,
+                  memory.full_kv_bytes_per_token(a, tp=tp, pp=pp, kv_format=kv), per_seq, batched_tokens=batched)
+    c.max_num_seqs = max_num_seqs if tight else None
+    return c
 
 
 def gguf_budget(box: Box) -> float:
@@ -138,7 +151,8 @@ def _layout_tier(tp: int, pp: int, gpus_per_node: int) -> int:
 
 
 def _vllm_search(spec: ModelSpec, box: Box, choices: list[WeightChoice], kvs: list[str], contexts: list[int],
-                 targets: list[int], util: float, shrink: bool, log: list[str]) -> Candidate | None:
+                 targets: list[int], util: float, shrink: bool, log: list[str], tight: bool = False
+                 ) -> Candidate | None:
     layouts_for = {}
     for choice in choices:
         layouts, rejected = parallel_layouts(spec, box, choice)
@@ -154,7 +168,7 @@ def _vllm_search(spec: ModelSpec, box: Box, choices: list[WeightChoice], kvs: li
                         for tp, pp in layouts_for[choice]:
                             if _layout_tier(tp, pp, box.gpus_per_node) != tier:
                                 continue
-                            c = evaluate_vllm(spec, box, choice, kv, tp, pp, context, util)
+                            c = evaluate_vllm(spec, box, choice, kv, tp, pp, context, util, tight)
                             if c.concurrency >= target:
                                 return c
     if not shrink:
@@ -162,8 +176,9 @@ def _vllm_search(spec: ModelSpec, box: Box, choices: list[WeightChoice], kvs: li
     for choice in choices:  # largest context that fits one sequence, best format first
         for kv in kvs:
             for tp, pp in layouts_for[choice]:
-                best = _largest_context(lambda ctx: evaluate_vllm(spec, box, choice, kv, tp, pp, ctx, util),
-                                        MIN_CONTEXT, contexts[0])
+                best = _largest_context(
+                    lambda ctx: evaluate_vllm(spec, box, choice, kv, tp, pp, ctx, util, tight),
+                    MIN_CONTEXT, contexts[0])
                 if best is not None:
                     return best
     return None
@@ -257,6 +272,14 @@ def plan(spec: ModelSpec, box: Box, workload: Workload = Workload(), policy: Pol
         best = _gguf_search(spec, box, choices, kvs, [context], targets, engine, shrink)
     else:
         best = _vllm_search(spec, box, choices, kvs, [context], targets, util, shrink, log)
+        if best is None and policy.gpu_memory_utilization is None and util >= VLLM_DEFAULT_UTILIZATION:
+            best = _vllm_search(spec, box, choices, kvs, [context], [1], TIGHT_UTILIZATION, shrink, log, tight=True)
+            if best is not None:
+                util = TIGHT_UTILIZATION
+                warnings.append(
+                    f"tight fit: only with gpu_memory_utilization {TIGHT_UTILIZATION}, max_num_batched_tokens "
+                    f"{TIGHT_BATCHED_TOKENS} and max_num_seqs {TIGHT_MAX_NUM_SEQS}; nothing else may use these "
+                    "GPUs, and long prompts prefill in smaller chunks")
     if best is None:
         base.reasons = ([f"nothing fits {spec.display_name} on {box.total_gpus} x {profile.display_name} at "
                          f"context {context:,}" + (f" with {workload.concurrency} concurrent sequences"
@@ -327,7 +350,8 @@ def _finish(spec: ModelSpec, box: Box, workload: Workload, engine: Engine, best:
                        "sliced (--enable-expert-parallel)")
     conc_floor = math.floor(best.concurrency * 100) / 100
     if not gguf:
-        max_num_seqs = workload.concurrency or min(256, max(1, int(best.concurrency * best.context // 1024)))
+        max_num_seqs = workload.concurrency or min(best.max_num_seqs or 256,
+                                                   max(1, int(best.concurrency * best.context // 1024)))
         per_seq = best.kv_per_seq
         reasons.append(
             f"KV cache: {best.per_gpu.kv_cache_gib:.1f} GiB per GPU = budget {best.per_gpu.budget_gib:.1f} "
