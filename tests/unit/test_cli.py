@@ -110,6 +110,14 @@ def test_unknown_model_error_as_json_on_stderr():
     assert info["fix"]
 
 
+@pytest.mark.xfail(strict=True, reason="product bug: app._wants_json only recognises --format json, not the -f "
+                   "short option, so errors are printed as text")
+def test_unknown_model_error_as_json_with_short_format_option():
+    r = run("models", "show", "lama-3.1-8b", "-f", "json")
+    assert r.returncode == 2
+    assert json.loads(r.stderr.strip().splitlines()[-1])["exit_code"] == 2
+
+
 def test_unknown_profile_suggests_the_near_name():
     r = run("plan", "llama-3.1-8b", "--profile", "h100-sxn")
     assert r.returncode == 2
@@ -231,7 +239,9 @@ def test_bad_recording_is_an_internal_error_with_a_fix(tmp_path):
     plain = run("plan", "llama-3.1-8b", "--from-recording", str(bad))
     assert plain.returncode != 0
     assert plain.stdout == ""
-    assert "fix:" in plain.stderr and "--debug" in plain.stderr
+    assert "fix:" in plain.stderr
+    if plain.returncode == 70:  # today: an internal error, which must point at --debug
+        assert "--debug" in plain.stderr
     assert "Traceback" not in plain.stderr
     debug = run("--debug", "plan", "llama-3.1-8b", "--from-recording", str(bad))
     assert debug.returncode == plain.returncode
