@@ -110,8 +110,6 @@ def test_unknown_model_error_as_json_on_stderr():
     assert info["fix"]
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: app._wants_json only recognises --format json, not the -f "
-                   "short option, so errors are printed as text")
 def test_unknown_model_error_as_json_with_short_format_option():
     r = run("models", "show", "lama-3.1-8b", "-f", "json")
     assert r.returncode == 2

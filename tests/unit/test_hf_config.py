@@ -94,8 +94,6 @@ def test_model_card_without_front_matter_licence_stays_unknown(tmp_path):
     assert resolve_model(str(d)).license.id == "unknown"
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: a one-character directory name gives a one-character catalog "
-                   "name that ModelSpec's NAME_RE rejects; a raw pydantic ValidationError escapes (exit 70)")
 def test_one_character_directory_name_is_accepted(tmp_path):
     spec = resolve_model(str(model_dir(tmp_path, "m", LLAMA_31_8B)))
     assert spec.provenance == "local-dir"

@@ -14,7 +14,7 @@ from deploykit.planning.types import Policy, Workload
 MODELS = sorted(load_models())
 NVIDIA = sorted(p for p, v in load_profiles().items() if v.kind == "nvidia")
 OTHER = sorted(p for p, v in load_profiles().items() if v.kind != "nvidia")
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=int(__import__("os").environ.get("DEPLOYKIT_PROPERTY_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 boxes = st.one_of(
     st.builds(lambda p, g: simulated_box(load_profiles()[p], g), st.sampled_from(NVIDIA), st.sampled_from([1, 2, 4, 8])),

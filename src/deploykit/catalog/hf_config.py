@@ -103,7 +103,7 @@ def native_dtype(config: dict[str, Any]) -> str:
 
 def catalog_name_for(repo: str) -> str:
     slug = re.sub(r"[^a-z0-9.\-]+", "-", repo.split("/")[-1].lower()).strip("-.")
-    return slug or "model"
+    return slug if len(slug) >= 2 else f"{slug}-model".lstrip("-")
 
 
 def spec_from_config(config: dict[str, Any], *, repo: str, source: str, revision: str = "main",

@@ -8,6 +8,7 @@ import traceback
 
 import click
 import typer
+from rich.markup import escape
 
 from deploykit import __version__
 from deploykit.cli import detect as detect_cmd
@@ -43,13 +44,15 @@ app.command("plan")(plan_cmd.plan)
 
 
 def _wants_json(argv: list[str]) -> bool:
-    return any(a in ("--format=json",) for a in argv) or any(
-        a == "--format" and i + 1 < len(argv) and argv[i + 1] == "json" for i, a in enumerate(argv))
+    return any(a in ("--format=json", "-fjson") for a in argv) or any(
+        a in ("--format", "-f") and i + 1 < len(argv) and argv[i + 1] == "json" for i, a in enumerate(argv))
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    if debug:  # accepted anywhere on the line, not only before the command
+        argv = ["--debug", *[a for a in argv if a != "--debug"]]
     try:
         result = app(args=argv, standalone_mode=False, prog_name="deploykit")
     except click.exceptions.Exit as exc:
@@ -67,11 +70,11 @@ def main(argv: list[str] | None = None) -> None:
         if _wants_json(argv):
             sys.stderr.write(json.dumps(info) + "\n")
         else:
-            stderr.print(f"[bold red]error:[/bold red] {info['message']}", highlight=False)
+            stderr.print(f"[bold red]error:[/bold red] {escape(str(info['message']))}", highlight=False)
             if info["did_you_mean"]:
-                stderr.print(f"  did you mean: {', '.join(info['did_you_mean'])}?", highlight=False)
+                stderr.print(f"  did you mean: {escape(', '.join(info['did_you_mean']))}?", highlight=False)
             if info["fix"]:
-                stderr.print(f"  fix: {info['fix']}", highlight=False)
+                stderr.print(f"  fix: {escape(str(info['fix']))}", highlight=False)
             if not debug and info["exit_code"] == 70:
                 stderr.print("  (run with --debug for the traceback)", highlight=False)
         sys.exit(int(info["exit_code"]))

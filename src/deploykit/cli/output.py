@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 stdout = Console(soft_wrap=True)
@@ -45,8 +46,8 @@ def table(title: str, columns: list[str], rows: list[list[Any]], *, caption: str
 
 
 def hint(message: str) -> None:
-    stderr.print(f"[dim]{message}[/dim]", highlight=False)
+    stderr.print(f"[dim]{escape(message)}[/dim]", highlight=False)
 
 
 def warn(message: str) -> None:
-    stderr.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+    stderr.print(f"[yellow]warning:[/yellow] {escape(message)}", highlight=False)

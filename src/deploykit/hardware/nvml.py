@@ -134,7 +134,16 @@ class Replay:
 
     @classmethod
     def from_file(cls, path: Path) -> Replay:
-        return cls(json.loads(Path(path).read_text()))
+        from deploykit.errors import UsageError
+
+        fix = "pass a file written by `deploykit detect --record-nvml FILE`"
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise UsageError(f"cannot read NVML recording {path}: {exc}", fix=fix) from exc
+        if not isinstance(data, dict) or not isinstance(data.get("devices"), list) or "system" not in data:
+            raise UsageError(f"{path} is not an NVML recording (needs 'system' and 'devices')", fix=fix)
+        return cls(data)
 
     def _get(self, table: dict[str, Any], key: str) -> Any:
         value = table.get(key, "NotSupported")

@@ -5,8 +5,8 @@ Pure: ModelSpec + Box + Workload + Policy in, Plan out. No I/O.
 Search order (first feasible wins, so earlier means preferred):
   context tier  -> the requested context (or the working default); without an explicit request, then the
                    largest context that fits (never below MIN_CONTEXT)
-  concurrency   -> the requested concurrency; without one, DEFAULT first, then a single sequence
   weight format -> best quality first (bf16, fp8, int8, int4 / GGUF f16 ... q2_k)
+  concurrency   -> the requested concurrency; without one, DEFAULT first, then a single sequence
   KV format     -> 16-bit first, then 8-bit (FP8 KV when it is what buys the context)
   layout        -> fewest GPUs first; TP inside a node / NVLink domain, PP across nodes
 Left-over GPUs become data-parallel replicas.
@@ -129,7 +129,7 @@ def evaluate_gguf(spec: ModelSpec, box: Box, choice: WeightChoice, kv: str, cont
     else:  # partial offload: whole layers (weights + their KV) go to the GPU while they fit
         per_layer = (w.layers + kv_total) / a.num_layers
         room = budget - graph - w.lm_head - w.embedding * 0  # the input embedding stays on the CPU (llama.cpp)
-        layers = max(0, min(a.num_layers, int(room // per_layer)))
+        layers = max(0, min(a.num_layers - 1, int(room // per_layer)))  # the whole did not fit
         fits = layers > 0
     capacity = box.memory_total_bytes * (box.gpus_per_node if box.profile.kind == "nvidia" else 1)
     per_gpu = PerGPUMemory(
@@ -162,8 +162,8 @@ def _vllm_search(spec: ModelSpec, box: Box, choices: list[WeightChoice], kvs: li
     # inside it, which beat spanning nodes.
     for tier in (0, 1, 2):
         for context in contexts:
-            for target in targets:
-                for choice in choices:
+            for choice in choices:
+                for target in targets:
                     for kv in kvs:
                         for tp, pp in layouts_for[choice]:
                             if _layout_tier(tp, pp, box.gpus_per_node) != tier:
@@ -178,20 +178,20 @@ def _vllm_search(spec: ModelSpec, box: Box, choices: list[WeightChoice], kvs: li
             for tp, pp in layouts_for[choice]:
                 best = _largest_context(
                     lambda ctx: evaluate_vllm(spec, box, choice, kv, tp, pp, ctx, util, tight),
-                    MIN_CONTEXT, contexts[0])
+                    MIN_CONTEXT, contexts[0], need=targets[-1])
                 if best is not None:
                     return best
     return None
 
 
-def _largest_context(evaluate, low: int, high: int) -> Candidate | None:
-    """Binary search (multiples of 256) for the largest context holding one sequence."""
-    if evaluate(low).concurrency < 1:
+def _largest_context(evaluate, low: int, high: int, need: float = 1) -> Candidate | None:
+    """Binary search (multiples of 256) for the largest context holding ``need`` full-length sequences."""
+    if evaluate(low).concurrency < need:
         return None
     lo, hi = low // 256, high // 256
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if evaluate(mid * 256).concurrency >= 1:
+        if evaluate(mid * 256).concurrency >= need:
             lo = mid
         else:
             hi = mid - 1
@@ -202,8 +202,8 @@ def _gguf_search(spec: ModelSpec, box: Box, choices: list[WeightChoice], kvs: li
                  targets: list[int], engine: Engine, shrink: bool) -> Candidate | None:
     partial: Candidate | None = None
     for context in contexts:
-        for target in targets:
-            for choice in choices:
+        for choice in choices:
+            for target in targets:
                 for kv in kvs:
                     c = evaluate_gguf(spec, box, choice, kv, context, target, engine)
                     if c.concurrency >= 1 and (c.gpu_layers in (None, 0, spec.architecture.num_layers)):
@@ -214,8 +214,9 @@ def _gguf_search(spec: ModelSpec, box: Box, choices: list[WeightChoice], kvs: li
     if shrink and partial is None:
         for choice in choices:
             for kv in kvs:
-                best = _largest_context(lambda ctx: evaluate_gguf(spec, box, choice, kv, ctx, 1, engine),
-                                        MIN_CONTEXT, contexts[0])
+                best = _largest_context(
+                    lambda ctx: evaluate_gguf(spec, box, choice, kv, ctx, targets[-1], engine),
+                    MIN_CONTEXT, contexts[0], need=targets[-1])
                 if best is not None:
                     return best
     return partial
@@ -273,7 +274,8 @@ def plan(spec: ModelSpec, box: Box, workload: Workload = Workload(), policy: Pol
     else:
         best = _vllm_search(spec, box, choices, kvs, [context], targets, util, shrink, log)
         if best is None and policy.gpu_memory_utilization is None and util >= VLLM_DEFAULT_UTILIZATION:
-            best = _vllm_search(spec, box, choices, kvs, [context], [1], TIGHT_UTILIZATION, shrink, log, tight=True)
+            best = _vllm_search(spec, box, choices, kvs, [context], targets[-1:], TIGHT_UTILIZATION, shrink, log,
+                                tight=True)
             if best is not None:
                 util = TIGHT_UTILIZATION
                 warnings.append(
