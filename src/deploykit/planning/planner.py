@@ -15,7 +15,7 @@ Left-over GPUs become data-parallel replicas.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from deploykit.catalog.loader import ModelSpec
 from deploykit.planning import estimates, memory
@@ -54,7 +54,6 @@ class Candidate:
     batched_tokens: int | None = None
     gpu_layers: int | None = None
     max_num_seqs: int | None = None  # set when a tight configuration caps it
-    notes: list[str] = field(default_factory=list)
 
 
 # ------------------------------------------------------------------------------------------------- evaluation
@@ -128,7 +127,7 @@ def evaluate_gguf(spec: ModelSpec, box: Box, choice: WeightChoice, kv: str, cont
         fits = need <= budget
     else:  # partial offload: whole layers (weights + their KV) go to the GPU while they fit
         per_layer = (w.layers + kv_total) / a.num_layers
-        room = budget - graph - w.lm_head - w.embedding * 0  # the input embedding stays on the CPU (llama.cpp)
+        room = budget - graph - w.lm_head  # the input embedding stays on the CPU (llama.cpp)
         layers = max(0, min(a.num_layers - 1, int(room // per_layer)))  # the whole did not fit
         fits = layers > 0
     capacity = box.memory_total_bytes * (box.gpus_per_node if box.profile.kind == "nvidia" else 1)
@@ -206,9 +205,9 @@ def _gguf_search(spec: ModelSpec, box: Box, choices: list[WeightChoice], kvs: li
             for target in targets:
                 for kv in kvs:
                     c = evaluate_gguf(spec, box, choice, kv, context, target, engine)
-                    if c.concurrency >= 1 and (c.gpu_layers in (None, 0, spec.architecture.num_layers)):
-                        if box.profile.kind == "cpu" or c.gpu_layers == spec.architecture.num_layers:
-                            return c
+                    whole = box.profile.kind == "cpu" or c.gpu_layers == spec.architecture.num_layers
+                    if c.concurrency >= 1 and whole:
+                        return c
                     if c.concurrency >= 1 and partial is None:
                         partial = c  # the best partly offloaded plan, if nothing fits whole
     if shrink and partial is None:
