@@ -15,6 +15,7 @@ from deploykit.cli import detect as detect_cmd
 from deploykit.cli import models as models_cmd
 from deploykit.cli import plan as plan_cmd
 from deploykit.cli import profiles as profiles_cmd
+from deploykit.cli import render as render_cmd
 from deploykit.cli.output import stderr
 from deploykit.errors import describe
 
@@ -41,6 +42,7 @@ app.command("detect")(detect_cmd.detect)
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(profiles_cmd.app, name="profiles")
 app.command("plan")(plan_cmd.plan)
+app.command("render")(render_cmd.render)
 
 
 def _wants_json(argv: list[str]) -> bool:

@@ -50,18 +50,8 @@ def plan(
 ) -> None:
     """Plan a deployment: engine, weight and KV formats, parallelism, context, concurrency, with every number
     explained. Exits 3 when nothing fits (the plan's alternatives say what would)."""
-    if engine and engine not in ("vllm", "ollama", "llamacpp"):
-        raise UsageError(f"unknown engine '{engine}'", fix="use --engine vllm, ollama or llamacpp")
-    if quant not in QUANTS:
-        raise UsageError(f"unknown --quant '{quant}'", fix=f"use one of: {', '.join(QUANTS)}")
-    if kv_cache_dtype not in KV_TYPES:
-        raise UsageError(f"unknown --kv-cache-dtype '{kv_cache_dtype}'", fix=f"use one of: {', '.join(KV_TYPES)}")
-    if (gpus > 1 or nodes > 1) and not profile:
-        raise UsageError("--gpus/--nodes describe a simulated box", fix="add --profile NAME (see deploykit profiles)")
-    box = _box(profile, gpus, nodes, from_recording)
-    workload = Workload(context=context, concurrency=concurrency)
-    policy = Policy(engine=engine, quant=quant, kv_cache_dtype=kv_cache_dtype,
-                    gpu_memory_utilization=gpu_memory_utilization)
+    box, workload, policy = planning_inputs(profile, gpus, nodes, context, concurrency, engine, quant,
+                                            kv_cache_dtype, gpu_memory_utilization, from_recording)
     if model is None:
         if output:
             raise UsageError("-o writes one model's plan", fix="name a MODEL to lock its plan")
@@ -85,6 +75,23 @@ def plan(
         if output:
             warn(f"nothing fits, so {output} was not written")
         raise typer.Exit(3)
+
+
+def planning_inputs(profile: str | None, gpus: int, nodes: int, context: int | None, concurrency: int | None,
+                    engine: str | None, quant: str, kv_cache_dtype: str, gpu_memory_utilization: float | None,
+                    from_recording: Path | None) -> tuple[Box, Workload, Policy]:
+    """Validate the planning flags shared by plan, render and up, and build the planner's inputs."""
+    if engine and engine not in ("vllm", "ollama", "llamacpp"):
+        raise UsageError(f"unknown engine '{engine}'", fix="use --engine vllm, ollama or llamacpp")
+    if quant not in QUANTS:
+        raise UsageError(f"unknown --quant '{quant}'", fix=f"use one of: {', '.join(QUANTS)}")
+    if kv_cache_dtype not in KV_TYPES:
+        raise UsageError(f"unknown --kv-cache-dtype '{kv_cache_dtype}'", fix=f"use one of: {', '.join(KV_TYPES)}")
+    if (gpus > 1 or nodes > 1) and not profile:
+        raise UsageError("--gpus/--nodes describe a simulated box", fix="add --profile NAME (see deploykit profiles)")
+    box = _box(profile, gpus, nodes, from_recording)
+    return box, Workload(context=context, concurrency=concurrency), Policy(
+        engine=engine, quant=quant, kv_cache_dtype=kv_cache_dtype, gpu_memory_utilization=gpu_memory_utilization)
 
 
 def _box(profile: str | None, gpus: int, nodes: int, recording: Path | None) -> Box:

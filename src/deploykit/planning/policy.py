@@ -60,6 +60,18 @@ def _best_artifact(spec: ModelSpec, fmt: str) -> Artifact | None:
     return sorted(found, key=lambda a: (not a.official, a.size_gb is None))[0] if found else None
 
 
+def _gguf_artifact(spec: ModelSpec, fmt: str, engine: Engine) -> Artifact | None:
+    """llama.cpp loads a file (hf_repo + gguf_file); Ollama prefers its library tag, else pulls hf.co/REPO:QUANT."""
+    found = spec.artifacts_for(fmt)
+    if engine == "llamacpp":
+        found = [a for a in found if a.hf_repo and a.gguf_file]
+    else:
+        found = [a for a in found if a.ollama_tag or a.hf_repo]
+    key = (lambda a: (not a.ollama_tag, not a.official, a.size_gb is None)) if engine == "ollama" else \
+        (lambda a: (not a.official, a.size_gb is None))
+    return sorted(found, key=key)[0] if found else None
+
+
 def weight_choices(spec: ModelSpec, profile: HardwareProfile, engine: Engine, quant: str) -> tuple[
         list[WeightChoice], list[str]]:
     """Formats to try, best quality first, with the reasons others were skipped."""
@@ -73,11 +85,14 @@ def weight_choices(spec: ModelSpec, profile: HardwareProfile, engine: Engine, qu
             if engine == "vllm":
                 skipped.append(f"{fmt}: GGUF is for llama.cpp/Ollama; vLLM plans use safetensors formats")
                 continue
-            art = _best_artifact(spec, fmt)
+            art = _gguf_artifact(spec, fmt, engine)
             if art is None:
-                skipped.append(f"{fmt}: no published GGUF artifact in the catalog")
+                skipped.append(f"{fmt}: no published GGUF artifact in the catalog" if engine == "ollama" else
+                               f"{fmt}: no GGUF file (hf_repo + gguf_file) in the catalog for llama.cpp")
                 continue
-            choices.append(WeightChoice(fmt, art, art.ollama_tag or f"{art.hf_repo}/{art.gguf_file or ''}"))
+            choices.append(WeightChoice(fmt, art, art.ollama_tag if engine == "ollama" and art.ollama_tag
+                                        else f"{art.hf_repo}/{art.gguf_file}" if art.gguf_file
+                                        else f"hf.co/{art.hf_repo}:{fmt.removeprefix('gguf-').upper()}"))
             continue
         if engine != "vllm":
             skipped.append(f"{fmt}: {engine} serves GGUF files")

@@ -1,0 +1,216 @@
+"""`deploykit render`: a plan into ready-to-run files; `render --all --check`: every catalog plan, every target,
+through the official validators."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+
+from deploykit.catalog.loader import get_profile
+from deploykit.catalog.resolve import resolve_model
+from deploykit.cli.output import Format, emit_json, hint, stderr, stdout, table, warn
+from deploykit.cli.plan import planning_inputs
+from deploykit.errors import UsageError
+from deploykit.planning import lockfile
+from deploykit.planning.planner import plan as make_plan
+from deploykit.planning.types import Plan
+from deploykit.rendering import check as checking
+from deploykit.rendering import context as C
+from deploykit.rendering import sweep
+from deploykit.rendering.render import RenderedFile, render as render_files, resolve_targets, write_files
+from deploykit.rendering.targets import TARGETS
+
+
+def render(
+    model: str = typer.Argument(None, help="Catalog name, Hugging Face repo id or local model dir."),
+    plan_file: Path = typer.Option(None, "--plan", exists=True, dir_okay=False,
+                                   help="Render a plan lock file (deploykit plan MODEL -o FILE) instead of planning."),
+    target: list[str] = typer.Option(None, "--target", "-t", help=f"One of {', '.join(TARGETS)} (repeatable); "
+                                                                  "default: every target that applies."),
+    output: Path = typer.Option(None, "--output", "-o", file_okay=False,
+                                help="Write the files into this directory (default: print them)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite existing files in -o."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the engine's argv and the files, write nothing."),
+    all_: bool = typer.Option(False, "--all", help="Every catalog model on every base profile where it fits."),
+    check: bool = typer.Option(False, "--check", help="Validate each file with the official validators."),
+    models: str = typer.Option(None, "--models", help="--all: only these models (comma-separated)."),
+    profiles: str = typer.Option(None, "--profiles", help="--all: only these profiles (comma-separated)."),
+    vllm_python: Path = typer.Option(None, "--vllm-python", envvar="DEPLOYKIT_VLLM_PYTHON",
+                                     help="Python of a vLLM install whose argument parser checks vLLM flags "
+                                          "(default: found on PATH; without one that check is skipped, loudly)."),
+    require_vllm: bool = typer.Option(False, "--require-vllm", help="Fail when no vLLM install is found."),
+    require_all: bool = typer.Option(False, "--require-all-validators",
+                                     help="Fail when any validator is missing (vLLM, promtool): for CI."),
+    profile: str = typer.Option(None, "--profile", "-p", help="Plan for a simulated box of this hardware profile."),
+    gpus: int = typer.Option(1, "--gpus", min=1, max=64, help="GPUs per node of the simulated box."),
+    nodes: int = typer.Option(1, "--nodes", min=1, max=64, help="Nodes of the simulated box."),
+    context: int = typer.Option(None, "--context", min=1, help="Tokens per request to support."),
+    concurrency: int = typer.Option(None, "--concurrency", min=1, help="Full-length requests in flight."),
+    engine: str = typer.Option(None, "--engine", help="vllm, ollama or llamacpp (default: chosen by hardware)."),
+    quant: str = typer.Option("auto", "--quant", help="Weight format (see deploykit plan --help)."),
+    kv_cache_dtype: str = typer.Option("auto", "--kv-cache-dtype", help="KV-cache format."),
+    name: str = typer.Option(None, "--name", help="Deployment name (default: the model's name)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; anything but loopback requires an API "
+                                                         "key, read from the environment."),
+    port: int = typer.Option(None, "--port", min=1, max=65535, help="Port (default: the engine's usual one)."),
+    api_key: bool = typer.Option(False, "--api-key", help="Require an API key even on loopback."),
+    fallback: list[str] = typer.Option(None, "--fallback", help="LiteLLM fallback: provider/model or a URL "
+                                                                "(repeatable)."),
+    gpu_ids: str = typer.Option(None, "--gpu-ids", help="compose: pin these GPU ids (e.g. 0,1) instead of a count."),
+    namespace: str = typer.Option("default", "--namespace", help="Kubernetes namespace."),
+    storage_class: str = typer.Option(None, "--storage-class", help="Kubernetes storage class of the cache volume."),
+    format: Format = typer.Option(Format.table, "--format", "-f", help="table for people, json for scripts."),
+) -> None:
+    """Turn a plan into files: vLLM/llama.cpp argv and config, compose, systemd, Kubernetes (LeaderWorkerSet when
+    a replica spans nodes), Ollama Modelfile, LiteLLM gateway, Prometheus scrape config."""
+    opts = C.RenderOptions(name=name, host=host, port=port, api_key=api_key, fallbacks=tuple(fallback or ()),
+                           gpu_ids=_ids(gpu_ids), namespace=namespace, storage_class=storage_class)
+    if all_:
+        if model or plan_file:
+            raise UsageError("--all renders the whole catalog", fix="drop MODEL/--plan, or drop --all")
+        _render_all(target, opts, output, force, check, _csv(models), _csv(profiles), vllm_python, require_vllm,
+                    require_all, format)
+        return
+    if bool(model) == bool(plan_file):
+        raise UsageError("name a MODEL or pass --plan FILE (one of the two)",
+                         fix="e.g. deploykit render llama-3.1-8b -p h100-sxm -o deploy/")
+    plan = _load_or_plan(model, plan_file, profile, gpus, nodes, context, concurrency, engine, quant, kv_cache_dtype)
+    kind = get_profile(plan.hardware["profile"]).kind
+    targets = resolve_targets(target, plan, kind)
+    ctx = C.build(plan, opts)
+    files = render_files(plan, targets, opts, ctx)
+    if dry_run:
+        _dry_run(ctx, files, output, format)
+        return
+    report = None
+    if check:
+        report = checking.check([checking.Rendered(_case_label(plan), plan.model["name"], plan.hardware["profile"],
+                                                   plan.engine, files)], vllm_python=vllm_python,
+                                require_vllm=require_vllm, require_all=require_all)
+    if output:
+        if report and report.problems:
+            _print_report(report, format)
+            warn(f"nothing was written to {output}: fix the problems above first")
+            raise typer.Exit(1)
+        paths = write_files(files, output, force=force)
+        if format is Format.json:
+            emit_json({"written": [str(p) for p in paths], "check": report.to_data() if report else None})
+        else:
+            for p in paths:
+                stdout.print(str(p), highlight=False)
+            hint(f"{len(paths)} file(s) for {plan.model['name']} ({', '.join(t.name for t in targets)})")
+    elif format is Format.json:
+        emit_json({"files": [{"target": f.target, "path": f.path, "content": f.content} for f in files],
+                   "check": report.to_data() if report else None})
+    else:
+        for f in files:
+            if len(files) > 1:
+                stdout.print(f"[bold]==> {f.path} ({f.target}) <==[/bold]", highlight=False)
+            stdout.out(f.content, end="", highlight=False)
+    if report:
+        if format is not Format.json:
+            _print_report(report, format)
+        if report.failed:
+            raise typer.Exit(1)
+
+
+def _load_or_plan(model, plan_file, profile, gpus, nodes, context, concurrency, engine, quant, kv) -> Plan:
+    if plan_file:
+        if any(v is not None for v in (profile, context, concurrency, engine)) or quant != "auto" or kv != "auto":
+            raise UsageError("--plan FILE already holds every planning choice",
+                             fix="drop --profile/--context/--engine/... or re-plan with deploykit plan -o")
+        _, plan = lockfile.read_lock(plan_file)
+        return plan
+    box, workload, policy = planning_inputs(profile, gpus, nodes, context, concurrency, engine, quant, kv, None, None)
+    plan = make_plan(resolve_model(model), box, workload, policy)
+    if not plan.fits:
+        from deploykit.errors import DoesNotFitError
+        alt = "; ".join(a.change for a in plan.alternatives[:3])
+        raise DoesNotFitError(f"{plan.model['name']} does not fit {plan.hardware['gpus']} x "
+                              f"{plan.hardware['profile']}", fix="see deploykit plan for why" +
+                              (f"; nearest that fit: {alt}" if alt else ""), plan=plan)
+    return plan
+
+
+def _dry_run(ctx: dict, files: list[RenderedFile], output: Path | None, format: Format) -> None:
+    argv = ctx.get("argv")
+    where = output or Path(".")
+    if format is Format.json:
+        emit_json({"argv": argv, "files": [str(where / f.path) for f in files]})
+        return
+    if argv:
+        from deploykit.rendering.quoting import shell_argv
+        stdout.print(shell_argv(argv), highlight=False, soft_wrap=True)
+    for f in files:
+        hint(f"would write {where / f.path} ({f.target})")
+
+
+def _render_all(targets: list[str] | None, opts: C.RenderOptions, output: Path | None, force: bool, check: bool,
+                models: list[str] | None, profiles: list[str] | None, vllm_python: Path | None,
+                require_vllm: bool, require_all: bool, format: Format) -> None:
+    for t in targets or []:
+        if t not in TARGETS:
+            raise UsageError(f"unknown target '{t}'", fix=f"use one of: {', '.join(TARGETS)}")
+    started = time.perf_counter()
+    rendered: list[checking.Rendered] = []
+    with stderr.status("planning and rendering the catalog...") as status:
+        for case in sweep.cases(models, profiles):
+            status.update(f"rendering {case.label}")
+            chosen = [TARGETS[t] for t in targets if TARGETS[t].unavailable(case.plan, case.kind) is None] \
+                if targets else None
+            files = render_files(case.plan, chosen if chosen is not None else resolve_targets(None, case.plan,
+                                                                                               case.kind), opts)
+            rendered.append(checking.Rendered(case.label, case.model, case.profile, case.plan.engine, files))
+    if not rendered:
+        raise UsageError("no model fits any chosen profile", fix="check --models/--profiles")
+    render_s = time.perf_counter() - started
+    report = checking.check(rendered, vllm_python=vllm_python, require_vllm=require_vllm,
+                            require_all=require_all) if check else None
+    if output:
+        for r in rendered:
+            write_files(r.files, output / r.label.replace("@", "/"), force=force)
+    n_files = sum(len(r.files) for r in rendered)
+    if format is Format.json:
+        emit_json({"cases": len(rendered), "files": n_files, "render_seconds": round(render_s, 2),
+                   "check": report.to_data() if report else None})
+    else:
+        hint(f"rendered {n_files} files for {len(rendered)} model/profile plans in {render_s:.1f} s")
+        if report:
+            _print_report(report, format)
+    if report and report.failed:
+        raise typer.Exit(1)
+
+
+def _print_report(report: checking.Report, format: Format) -> None:
+    if format is Format.json:
+        emit_json(report.to_data())
+        return
+    rows = [[v.name, v.status, v.files, v.seconds and f"{v.seconds:.1f}", v.detail] for v in report.validators]
+    stdout.print(table("validators", ["validator", "status", "files", "seconds", "detail"], rows))
+    if report.problems:
+        stdout.print(table(f"{len(report.problems)} problem(s)", ["model", "profile", "target", "file", "validator",
+                                                                  "message"],
+                           [[p.model, p.profile, p.target, p.file, p.validator, p.message] for p in report.problems]))
+    verdict = "[bold red]FAILED[/bold red]" if report.failed else "[bold green]all valid[/bold green]"
+    stdout.print(f"{verdict}: {report.files_checked} files checked in {report.seconds:.1f} s")
+
+
+def _case_label(plan: Plan) -> str:
+    hw = plan.hardware
+    return f"{plan.model['name']}@{hw['gpus']}x{hw['profile']}" + (f"x{hw['nodes']}n" if hw.get("nodes", 1) > 1
+                                                                   else "")
+
+
+def _csv(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def _ids(value: str | None) -> tuple[int, ...]:
+    if not value:
+        return ()
+    try:
+        return tuple(int(v) for v in value.split(","))
+    except ValueError:
+        raise UsageError(f"--gpu-ids '{value}' is not a list of integers", fix="e.g. --gpu-ids 0,1") from None

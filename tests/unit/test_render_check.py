@@ -1,0 +1,110 @@
+"""``render --check``: the golden files pass every validator, and each validator catches the mistake it exists
+for (a check that cannot fail proves nothing)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from deploykit.rendering import check as K
+from deploykit.rendering.render import RenderedFile, render, resolve_targets
+
+from render_cases import CASES, case_plan
+
+CI = os.environ.get("CI") == "true"
+
+
+def rendered(case: str) -> K.Rendered:
+    plan, kind, opts = case_plan(case)
+    return K.Rendered(case, plan.model["name"], plan.hardware["profile"], plan.engine,
+                      render(plan, resolve_targets(None, plan, kind), opts))
+
+
+def broken(case: str, path: str, old: str, new: str) -> K.Rendered:
+    r = rendered(case)
+    files = []
+    for f in r.files:
+        if f.path == path:
+            assert old in f.content, f"{old!r} not in {path}"
+            f = RenderedFile(f.target, f.path, f.content.replace(old, new, 1))
+        files.append(f)
+    return K.Rendered(r.label, r.model, r.profile, r.engine, files)
+
+
+def require_tool(name: str) -> None:
+    if shutil.which(name) is None:
+        if CI:
+            pytest.fail(f"{name} is missing: scripts/test.sh installs it")
+        pytest.skip(f"{name} is not installed here (CI installs it; see scripts/test.sh)")
+
+
+def problems(r: K.Rendered) -> list[K.Problem]:
+    return K.check([r], require_all=False).problems
+
+
+def test_golden_cases_pass_every_validator_that_is_here() -> None:
+    report = K.check([rendered(c) for c in sorted(CASES)])
+    assert report.problems == []
+    ran = {v.name.split(" (")[0] for v in report.validators if v.status == "ran"}
+    assert {"compose-spec", "kubernetes-validate", "LeaderWorkerSet CRD schema", "modelfile", "litellm config",
+            "sh -n"} <= ran
+
+
+@pytest.mark.parametrize(("case", "path", "old", "new", "validator", "needle"), [
+    ("single-gpu-vllm", "compose.yaml", "    healthcheck:", "    healtcheck:", "compose-spec", "healtcheck"),
+    ("single-gpu-vllm", "compose.yaml", "count: 1", "cnt: 1", "compose-spec", "cnt"),
+    ("single-gpu-vllm", "kubernetes.yaml", "          resources:", "          resoures:", "kubernetes-validate",
+     "resoures"),
+    ("single-gpu-vllm", "kubernetes.yaml", "failureThreshold: 3", "failureThreshold: three", "kubernetes-validate",
+     "three"),
+    ("multi-node-lws", "kubernetes.yaml", "RecreateGroupOnPodRestart", "Sometimes", "LeaderWorkerSet", "Sometimes"),
+    ("multi-node-lws", "kubernetes.yaml", "    size: 2", "    sizee: 2", "LeaderWorkerSet", "sizee"),
+    ("rtx4090-ollama", "Modelfile", "PARAMETER num_ctx", "PARAMETER num_context", "modelfile", "num_context"),
+    ("rtx4090-ollama", "Modelfile", "FROM ", "FRM ", "modelfile", "FRM"),
+    ("apple-ollama", "litellm-config.yaml", '"os.environ/ANTHROPIC_API_KEY"', '"sk-ant-123"', "litellm",
+     "literal secret"),
+    ("apple-ollama", "litellm-config.yaml", '["claude-haiku-4"]', '["claude-haiku-5"]', "litellm", "claude-haiku-5"),
+    ("cpu-llamacpp", "serve.sh", "set -eu", "if then", "sh -n", "syntax"),
+])
+def test_validator_catches(case, path, old, new, validator, needle) -> None:
+    found = [p for p in problems(broken(case, path, old, new)) if p.validator.startswith(validator)]
+    assert found, f"{validator} accepted a broken {path}"
+    assert any(needle in p.message for p in found) or needle == "syntax", [p.message for p in found]
+    assert all(p.file.endswith(path) and p.model for p in found)
+
+
+@pytest.mark.parametrize(("path", "old", "new", "needle"), [
+    ("gemma-3-270m.service", "Restart=on-failure", "Restrat=on-failure", "Restrat"),
+    ("gemma-3-270m.service", "Restart=on-failure", "Restart=sometimes", "sometimes"),
+])
+def test_systemd_analyze_catches(path, old, new, needle) -> None:
+    require_tool("systemd-analyze")
+    found = [p for p in problems(broken("cpu-llamacpp", path, old, new)) if p.validator.startswith("systemd")]
+    assert any(needle in p.message for p in found), found
+
+
+def test_systemd_drop_in_is_checked_against_ollamas_unit() -> None:
+    require_tool("systemd-analyze")
+    r = broken("rtx4090-ollama", "ollama.service.d/deploykit-qwen2-5-7b.conf", "Environment=", "Enviroment=")
+    found = [p for p in problems(r) if p.validator.startswith("systemd")]
+    assert any("Enviroment" in p.message for p in found), found
+
+
+def test_promtool_catches_a_bad_interval() -> None:
+    require_tool("promtool")
+    found = [p for p in problems(broken("cpu-llamacpp", "prometheus.yml", "scrape_interval: 15s",
+                                        "scrape_interval: 15")) if p.validator.startswith("promtool")]
+    assert found and "duration" in found[0].message
+
+
+def test_missing_required_validator_fails_the_report(monkeypatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("DEPLOYKIT_VLLM_PYTHON", raising=False)
+    report = K.check([rendered("single-gpu-vllm")], require_all=True)
+    missing = {v.name for v in report.validators if v.status == "missing"}
+    assert "vLLM argument parser" in missing and "promtool check config" in missing
+    assert report.failed
+    lenient = K.check([rendered("single-gpu-vllm")])
+    assert {v.status for v in lenient.validators if v.name == "vLLM argument parser"} == {"skipped"}
