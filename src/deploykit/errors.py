@@ -64,6 +64,27 @@ class OutputExistsError(DeploykitError):
     """Refusing to overwrite an existing file."""
 
 
+class StateError(DeploykitError):
+    """The deployment registry or state directory cannot be read or written."""
+
+
+class RuntimeUnavailableError(DeploykitError):
+    """The engine binary, Docker daemon or Ollama server is not there."""
+
+
+class EngineFailedError(DeploykitError):
+    """The engine exited or reported a classified failure while starting; ``log_tail`` holds its last lines."""
+
+    def __init__(self, message: str, *, fix: str = "", kind: str = "crash", log_tail: list[str] | None = None) -> None:
+        super().__init__(message, fix=fix)
+        self.kind = kind
+        self.log_tail = log_tail or []
+
+
+class NotReadyError(DeploykitError):
+    """The engine did not prove it serves (health, model list, smoke completion) before the timeout."""
+
+
 @dataclass(frozen=True)
 class ErrorKind:
     exit_code: int
@@ -81,6 +102,10 @@ ERROR_TABLE: list[tuple[type[BaseException], ErrorKind]] = [
     (PlanFileError, ErrorKind(5, "plan file")),
     (DataError, ErrorKind(6, "catalog data")),
     (HardwareDetectionError, ErrorKind(7, "hardware detection")),
+    (StateError, ErrorKind(5, "state")),
+    (RuntimeUnavailableError, ErrorKind(8, "runtime unavailable")),
+    (EngineFailedError, ErrorKind(9, "engine failed")),
+    (NotReadyError, ErrorKind(10, "not ready")),
     (DeploykitError, ErrorKind(1, "error")),
     (KeyboardInterrupt, ErrorKind(130, "interrupted")),
 ]
@@ -98,8 +123,12 @@ def describe(exc: BaseException) -> dict[str, object]:
     """The error as data: what `--format json` prints on stderr and what the text form is built from."""
     kind = classify(exc)
     if isinstance(exc, DeploykitError):
-        return {"error": kind.label, "message": exc.message, "fix": exc.fix,
-                "did_you_mean": exc.suggestions, "exit_code": kind.exit_code}
+        info: dict[str, object] = {"error": kind.label, "message": exc.message, "fix": exc.fix,
+                                   "did_you_mean": exc.suggestions, "exit_code": kind.exit_code}
+        if isinstance(exc, EngineFailedError):
+            info["failure"] = exc.kind
+            info["log_tail"] = exc.log_tail
+        return info
     if isinstance(exc, KeyboardInterrupt):
         return {"error": kind.label, "message": "interrupted", "fix": "", "did_you_mean": [],
                 "exit_code": kind.exit_code}

@@ -108,3 +108,30 @@ def test_missing_required_validator_fails_the_report(monkeypatch) -> None:
     assert report.failed
     lenient = K.check([rendered("single-gpu-vllm")])
     assert {v.status for v in lenient.validators if v.name == "vLLM argument parser"} == {"skipped"}
+
+
+def vllm_python() -> str:
+    python = os.environ.get("DEPLOYKIT_VLLM_PYTHON")
+    if not python:
+        if CI:
+            pytest.fail("DEPLOYKIT_VLLM_PYTHON is not set: scripts/test.sh builds the vLLM CPU venv and sets it")
+        pytest.skip("no vLLM install: run scripts/engines/vllm_cpu.sh and set DEPLOYKIT_VLLM_PYTHON")
+    return python
+
+
+@pytest.mark.engine
+def test_vllm_parser_accepts_every_rendered_vllm_command_and_rejects_renamed_flags() -> None:
+    python = vllm_python()
+    good = K.check([rendered("single-gpu-vllm"), rendered("tp8-vllm-exposed"), rendered("multi-node-lws")],
+                   vllm_python=python, require_vllm=True)
+    run = next(v for v in good.validators if v.name == "vLLM argument parser")
+    assert run.status == "ran" and run.files == 4 + 4 + 1, run  # serve.sh, config, compose, k8s; LWS leader
+    assert good.problems == []
+    bad = K.check([broken("single-gpu-vllm", "serve.sh", "--max-model-len", "--max-model-length"),
+                   broken("tp8-vllm-exposed", "vllm-config.yaml", "max-num-seqs:", "max-num-sequences:"),
+                   broken("multi-node-lws", "kubernetes.yaml", "--pipeline-parallel-size 2",
+                          "--pipeline-parallel-size two")], vllm_python=python, require_vllm=True)
+    messages = {p.file.split("/", 1)[1]: p.message for p in bad.problems if p.validator == "vLLM argument parser"}
+    assert "--max-model-length" in messages["serve.sh"]
+    assert "max" in messages["vllm-config.yaml"] and "sequences" in messages["vllm-config.yaml"]
+    assert "two" in messages["kubernetes.yaml"]

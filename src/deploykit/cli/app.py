@@ -75,6 +75,10 @@ def main(argv: list[str] | None = None) -> None:
             stderr.print(f"[bold red]error:[/bold red] {escape(str(info['message']))}", highlight=False)
             if info["did_you_mean"]:
                 stderr.print(f"  did you mean: {escape(', '.join(info['did_you_mean']))}?", highlight=False)
+            if info.get("log_tail"):
+                stderr.print("  engine log (last lines):", highlight=False)
+                for line in info["log_tail"]:
+                    stderr.print(f"    {escape(str(line))}", highlight=False)
             if info["fix"]:
                 stderr.print(f"  fix: {escape(str(info['fix']))}", highlight=False)
             if not debug and info["exit_code"] == 70:

@@ -3,6 +3,7 @@ through the official validators."""
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from deploykit.rendering import context as C
 from deploykit.rendering import sweep
 from deploykit.rendering.render import RenderedFile, render as render_files, resolve_targets, write_files
 from deploykit.rendering.targets import TARGETS
+from deploykit.rendering.validators import external
+from deploykit.rendering.validators.schemas import K8S_VERSION
 
 
 def render(
@@ -41,6 +44,8 @@ def render(
                                      help="Python of a vLLM install whose argument parser checks vLLM flags "
                                           "(default: found on PATH; without one that check is skipped, loudly)."),
     require_vllm: bool = typer.Option(False, "--require-vllm", help="Fail when no vLLM install is found."),
+    k8s_version: str = typer.Option(K8S_VERSION, "--k8s-version",
+                                    help="Kubernetes version the manifests are validated against (1.25-1.37)."),
     require_all: bool = typer.Option(False, "--require-all-validators",
                                      help="Fail when any validator is missing (vLLM, promtool): for CI."),
     profile: str = typer.Option(None, "--profile", "-p", help="Plan for a simulated box of this hardware profile."),
@@ -65,13 +70,16 @@ def render(
 ) -> None:
     """Turn a plan into files: vLLM/llama.cpp argv and config, compose, systemd, Kubernetes (LeaderWorkerSet when
     a replica spans nodes), Ollama Modelfile, LiteLLM gateway, Prometheus scrape config."""
+    if not re.fullmatch(r"1\.(2[5-9]|3[0-7])", k8s_version):
+        raise UsageError(f"--k8s-version {k8s_version}: kubernetes-validate has schemas for 1.25 to 1.37",
+                         fix="pass a minor version such as 1.35")
     opts = C.RenderOptions(name=name, host=host, port=port, api_key=api_key, fallbacks=tuple(fallback or ()),
                            gpu_ids=_ids(gpu_ids), namespace=namespace, storage_class=storage_class)
     if all_:
         if model or plan_file:
             raise UsageError("--all renders the whole catalog", fix="drop MODEL/--plan, or drop --all")
         _render_all(target, opts, output, force, check, _csv(models), _csv(profiles), vllm_python, require_vllm,
-                    require_all, format)
+                    require_all, k8s_version, format)
         return
     if bool(model) == bool(plan_file):
         raise UsageError("name a MODEL or pass --plan FILE (one of the two)",
@@ -88,7 +96,7 @@ def render(
     if check:
         report = checking.check([checking.Rendered(_case_label(plan), plan.model["name"], plan.hardware["profile"],
                                                    plan.engine, files)], vllm_python=vllm_python,
-                                require_vllm=require_vllm, require_all=require_all)
+                                require_vllm=require_vllm, require_all=require_all, k8s_version=k8s_version)
     if output:
         if report and report.problems:
             _print_report(report, format)
@@ -149,11 +157,12 @@ def _dry_run(ctx: dict, files: list[RenderedFile], output: Path | None, format: 
 
 def _render_all(targets: list[str] | None, opts: C.RenderOptions, output: Path | None, force: bool, check: bool,
                 models: list[str] | None, profiles: list[str] | None, vllm_python: Path | None,
-                require_vllm: bool, require_all: bool, format: Format) -> None:
+                require_vllm: bool, require_all: bool, k8s_version: str, format: Format) -> None:
     for t in targets or []:
         if t not in TARGETS:
             raise UsageError(f"unknown target '{t}'", fix=f"use one of: {', '.join(TARGETS)}")
     started = time.perf_counter()
+    early = external.VllmParserProcess.start(vllm_python) if check else None
     rendered: list[checking.Rendered] = []
     with stderr.status("planning and rendering the catalog...") as status:
         for case in sweep.cases(models, profiles):
@@ -164,10 +173,14 @@ def _render_all(targets: list[str] | None, opts: C.RenderOptions, output: Path |
                                                                                                case.kind), opts)
             rendered.append(checking.Rendered(case.label, case.model, case.profile, case.plan.engine, files))
     if not rendered:
+        if isinstance(early, external.VllmParserProcess):
+            early.close()
         raise UsageError("no model fits any chosen profile", fix="check --models/--profiles")
     render_s = time.perf_counter() - started
     report = checking.check(rendered, vllm_python=vllm_python, require_vllm=require_vllm,
-                            require_all=require_all) if check else None
+                            require_all=require_all, k8s_version=k8s_version,
+                            vllm_started=early if isinstance(early, external.VllmParserProcess) else None
+                            ) if check else None
     if output:
         for r in rendered:
             write_files(r.files, output / r.label.replace("@", "/"), force=force)

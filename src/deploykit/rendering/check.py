@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from deploykit.rendering.render import RenderedFile
-from deploykit.rendering.validators import external, litellm, modelfile, schemas
+from deploykit.rendering.validators import external, litellm, modelfile, schemas, yamldocs
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ class ValidatorRun:
     files: int = 0
     seconds: float = 0.0
     detail: str = ""
+    setup_seconds: float = 0.0  # spent starting up (vLLM's import and parser build), not checking
 
 
 @dataclass
@@ -78,7 +79,8 @@ class Item:
 
 
 def check(rendered: list[Rendered], *, vllm_python: Path | None = None, require_vllm: bool = False,
-          require_all: bool = False, k8s_version: str = schemas.K8S_VERSION) -> Report:
+          require_all: bool = False, k8s_version: str = schemas.K8S_VERSION,
+          vllm_started: external.VllmParserProcess | None = None) -> Report:
     started = time.perf_counter()
     items = [Item(r, f) for r in rendered for f in r.files]
     report = Report(files_checked=len(items))
@@ -90,7 +92,7 @@ def check(rendered: list[Rendered], *, vllm_python: Path | None = None, require_
             external.shell_syntax(by_kind["shell"], root / "sh"),
             external.promtool(by_kind["prometheus"], root / "prometheus", require=require_all),
             external.vllm_parser(list(_vllm_argvs(items, report)), root / "vllm", vllm_python,
-                                 require=require_vllm or require_all),
+                                 require=require_vllm or require_all, started=vllm_started),
         ]
         report.validators += schemas.compose(by_kind["compose"], report.problems)
         report.validators += schemas.kubernetes(by_kind["kubernetes"], report.problems, k8s_version)
@@ -102,6 +104,7 @@ def check(rendered: list[Rendered], *, vllm_python: Path | None = None, require_
             run, problems = job.result()
             report.validators.append(run)
             report.problems += problems
+    yamldocs.docs.cache_clear()
     report.seconds = time.perf_counter() - started
     return report
 
@@ -152,10 +155,10 @@ def _vllm_argvs(items: list[Item], report: Report) -> Iterator[tuple[Item, list[
             elif path == "vllm-config.yaml":
                 yield item, ["deploykit-check-model", "--config", "vllm-config.yaml"], text
             elif path == "compose.yaml":
-                for svc in yaml.safe_load(text)["services"].values():
+                for svc in yamldocs.one(text)["services"].values():
                     yield item, [str(a).replace("$$", "$") for a in svc["command"]], None
             elif path == "kubernetes.yaml":
-                for doc in yaml.safe_load_all(text):
+                for doc in yamldocs.docs(text):
                     for argv in _k8s_vllm_commands(doc):
                         yield item, argv, None
         except (ValueError, KeyError, TypeError, yaml.YAMLError) as exc:

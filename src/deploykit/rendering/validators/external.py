@@ -47,9 +47,10 @@ class Job:
         return self.finish()
 
 
-def _run(name: str, status: str, detail: str, files: int = 0, seconds: float = 0.0) -> ValidatorRun:
+def _run(name: str, status: str, detail: str, files: int = 0, seconds: float = 0.0,
+         setup_seconds: float = 0.0) -> ValidatorRun:
     from deploykit.rendering.check import ValidatorRun
-    return ValidatorRun(name, status, files, seconds, detail)
+    return ValidatorRun(name, status, files, seconds, detail, setup_seconds)
 
 
 def _done(run: ValidatorRun, problems: list[Problem] | None = None) -> Job:
@@ -215,16 +216,47 @@ def find_vllm_python(explicit: Path | None) -> str | None:
     return None
 
 
+@dataclass
+class VllmParserProcess:
+    """vLLM's parser process, started early: it imports vLLM (~10 s) and builds the parser before reading its
+    request, so the import overlaps with whatever the caller does meanwhile."""
+
+    interpreter: str
+    proc: subprocess.Popen
+    started: float
+
+    @classmethod
+    def start(cls, python: Path | None) -> VllmParserProcess | str:
+        """The running process, or why none could start."""
+        interpreter = find_vllm_python(python)
+        if not interpreter:
+            return ("no vLLM install found: pass --vllm-python PATH or set DEPLOYKIT_VLLM_PYTHON "
+                    "(scripts/engines/vllm_cpu.sh makes one)")
+        script = Path(__file__).resolve().parent.parent / "vllm_argcheck.py"
+        try:
+            proc = subprocess.Popen([interpreter, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True,
+                                    env={**os.environ, "VLLM_LOGGING_LEVEL": "ERROR"})
+        except OSError as exc:
+            return f"cannot run {interpreter}: {exc}"
+        return cls(interpreter, proc, time.perf_counter())
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
+
+
 def vllm_parser(argvs: list[tuple[Item, list[str], str | None]], root: Path, python: Path | None, *,
-                require: bool) -> Job:
+                require: bool, started: VllmParserProcess | None = None) -> Job:
     name = "vLLM argument parser"
     if not argvs:
+        if started:
+            started.close()
         return _done(_run(name, "ran", "no vLLM command lines", 0))
-    interpreter = find_vllm_python(python)
-    if not interpreter:
-        return _done(_run(name, "missing" if require else "skipped",
-                          "no vLLM install found: pass --vllm-python PATH or set DEPLOYKIT_VLLM_PYTHON "
-                          "(scripts/engines/vllm_cpu.sh makes one)"))
+    parser = started or VllmParserProcess.start(python)
+    if isinstance(parser, str):
+        return _done(_run(name, "missing" if require else "skipped", parser))
     root.mkdir(parents=True)
     request = []
     for i, (_, argv, config) in enumerate(argvs):
@@ -234,24 +266,23 @@ def vllm_parser(argvs: list[tuple[Item, list[str], str | None]], root: Path, pyt
             cwd.mkdir()
             (cwd / "vllm-config.yaml").write_text(config)
         request.append({"id": str(i), "argv": argv, "cwd": str(cwd) if cwd else None})
-    script = Path(__file__).resolve().parent.parent / "vllm_argcheck.py"
-    started = time.perf_counter()
-    try:
-        proc = subprocess.Popen([interpreter, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env={**os.environ, "VLLM_LOGGING_LEVEL": "ERROR"})
-    except OSError as exc:
-        return _done(_run(name, "missing", f"cannot run {interpreter}: {exc}"))
     payload = json.dumps({"items": request})
 
     def finish() -> tuple[ValidatorRun, list[Problem]]:
-        out, err = proc.communicate(payload)
-        seconds = time.perf_counter() - started
+        out, err = parser.proc.communicate(payload)
+        seconds = time.perf_counter() - parser.started
         try:
             answer = json.loads(out)
         except json.JSONDecodeError:
-            return _run(name, "missing", f"{interpreter} could not run the parser check (exit {proc.returncode}): "
-                        f"{err.strip()[-400:]}", 0, seconds), []
+            return _run(name, "missing", f"{parser.interpreter} could not run the parser check (exit "
+                        f"{parser.proc.returncode}): {err.strip()[-400:]}", 0, seconds), []
         problems = [argvs[int(r["id"])][0].problem(name, r["error"]) for r in answer["results"] if not r["ok"]]
-        return _run(name, "ran", f"vLLM {answer['vllm_version']} at {interpreter}", len(argvs), seconds), problems
+        # Rendered command lines should parse without a single warning: a deprecated flag parses today and breaks
+        # on a later upgrade, an abbreviation or a dropped YAML key means the file says something vLLM won't do.
+        problems += [argvs[int(r["id"])][0].problem(name, f"warning: {w}") for r in answer["results"]
+                     for w in r.get("warnings", [])]
+        setup = float(answer.get("timing_s", {}).get("build_parser", 0.0))
+        return _run(name, "ran", f"vLLM {answer['vllm_version']} at {parser.interpreter}; import + parser build "
+                    f"{setup:.1f} s", len(argvs), seconds, setup), problems
 
     return Job(finish)

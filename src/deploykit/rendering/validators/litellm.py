@@ -8,6 +8,8 @@ import re
 
 import yaml
 
+from deploykit.rendering.validators import yamldocs
+
 SECTIONS = {"model_list", "litellm_settings", "router_settings", "general_settings", "environment_variables"}
 SECRET_KEYS = {"api_key", "master_key", "aws_secret_access_key", "vertex_credentials"}
 ENV_REF = re.compile(r"os\.environ/[A-Za-z_][A-Za-z0-9_]*")
@@ -15,7 +17,7 @@ ENV_REF = re.compile(r"os\.environ/[A-Za-z_][A-Za-z0-9_]*")
 
 def check(text: str) -> list[str]:
     try:
-        data = yaml.safe_load(text)
+        data = yamldocs.one(text)
     except yaml.YAMLError as exc:
         return [f"not YAML: {exc}"]
     if not isinstance(data, dict):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 from deploykit.paths import data_dir
+from deploykit.rendering.validators import yamldocs
 
 if TYPE_CHECKING:
     from deploykit.rendering.check import Item, Problem, ValidatorRun
@@ -56,7 +57,7 @@ def compose(items: list[Item], problems: list[Problem]) -> list[ValidatorRun]:
 
 def _load_one(text: str) -> object:
     try:
-        return yaml.safe_load(text)
+        return yamldocs.one(text)
     except yaml.YAMLError as exc:
         return {"__yaml_error__": str(exc)}
 
@@ -113,7 +114,7 @@ def kubernetes(items: list[Item], problems: list[Problem], version: str) -> list
     counts = {core: 0, lws: 0}
     for item in items:
         try:
-            docs = [d for d in yaml.safe_load_all(item.file.content) if d is not None]
+            docs = yamldocs.docs(item.file.content)
         except yaml.YAMLError as exc:
             problems.append(item.problem(core, f"not YAML: {exc}"))
             continue

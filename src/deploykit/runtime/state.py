@@ -1,0 +1,136 @@
+"""The registry of deployments deploykit started: one JSON file in the user's state directory, written atomically
+under a lock, tolerant of stale entries (a process that died is reported dead, never as running). Secrets are
+never stored: only the *names* of environment variables that hold them."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from deploykit.errors import StateError
+
+REGISTRY_VERSION = 1
+
+
+class Deployment(BaseModel):
+    name: str = Field(..., description="unique deployment name")
+    runtime: str = Field(..., description="native, docker or ollama")
+    engine: str = Field(..., description="vllm, llamacpp or ollama")
+    model: str = Field(..., description="what the user asked for (catalog name, repo id or path)")
+    served_name: str = Field(..., description="the model name the endpoint serves")
+    host: str
+    port: int
+    base_url: str
+    api_key_env: str | None = Field(None, description="environment variable holding the API key (never the key)")
+    pid: int | None = Field(None, description="native: the engine process (leader of its own process group)")
+    pid_start: str | None = Field(None, description="native: the process start time, to tell a reused pid apart")
+    container_id: str | None = None
+    log_path: str | None = None
+    argv: list[str] = Field(default_factory=list, description="what was executed (no secrets: keys go by env)")
+    plan: dict = Field(default_factory=dict)
+    status: str = Field("starting", description="starting, ready, failed or stopped (as last recorded)")
+    created: float = Field(default_factory=time.time)
+    ready_seconds: float | None = None
+    kv_cache_tokens_reported: int | None = Field(None, description="KV capacity the engine logged")
+    kv_cache_tokens_planned: int | None = Field(None, description="KV capacity the plan predicted")
+    max_concurrency_reported: float | None = None
+
+
+def state_dir() -> Path:
+    explicit = os.environ.get("DEPLOYKIT_STATE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "deploykit"
+
+
+def registry_path() -> Path:
+    return state_dir() / "deployments.json"
+
+
+def logs_dir() -> Path:
+    return state_dir() / "logs"
+
+
+@contextlib.contextmanager
+def _locked() -> Iterator[None]:
+    root = state_dir()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fh = open(root / ".lock", "w")  # noqa: SIM115 - held for the block
+    except OSError as exc:
+        raise StateError(f"cannot use the state directory {root}: {exc}",
+                         fix="set DEPLOYKIT_STATE_DIR to a writable directory") from exc
+    with fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
+def _read() -> dict[str, Deployment]:
+    path = registry_path()
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+        return {name: Deployment.model_validate(d) for name, d in data.get("deployments", {}).items()}
+    except (OSError, ValueError) as exc:
+        raise StateError(f"the registry {path} is unreadable: {exc}",
+                         fix=f"move it aside (mv {path} {path}.bad); running engines keep running") from exc
+
+
+def _write(deployments: dict[str, Deployment]) -> None:
+    path = registry_path()
+    text = json.dumps({"version": REGISTRY_VERSION,
+                       "deployments": {n: d.model_dump(mode="json") for n, d in sorted(deployments.items())}},
+                      indent=2)
+    fd, tmp = tempfile.mkstemp(prefix=".deployments.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load() -> dict[str, Deployment]:
+    with _locked():
+        return _read()
+
+
+def get(name: str) -> Deployment | None:
+    return load().get(name)
+
+
+def put(deployment: Deployment) -> None:
+    with _locked():
+        all_ = _read()
+        all_[deployment.name] = deployment
+        _write(all_)
+
+
+def remove(name: str) -> None:
+    with _locked():
+        all_ = _read()
+        if all_.pop(name, None) is not None:
+            _write(all_)
+
+
+def claim(deployment: Deployment, *, is_running) -> None:
+    """Register a new deployment; refuse a name that a live deployment holds (a dead one is replaced)."""
+    with _locked():
+        all_ = _read()
+        old = all_.get(deployment.name)
+        if old is not None and is_running(old):
+            raise StateError(f"a deployment named '{deployment.name}' is running ({old.base_url})",
+                             fix=f"choose another --name, or stop it: deploykit down {deployment.name}")
+        all_[deployment.name] = deployment
+        _write(all_)
