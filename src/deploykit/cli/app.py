@@ -16,6 +16,7 @@ from deploykit.cli import models as models_cmd
 from deploykit.cli import plan as plan_cmd
 from deploykit.cli import profiles as profiles_cmd
 from deploykit.cli import render as render_cmd
+from deploykit.cli import up as up_cmd
 from deploykit.cli.output import stderr
 from deploykit.errors import describe
 
@@ -43,6 +44,10 @@ app.add_typer(models_cmd.app, name="models")
 app.add_typer(profiles_cmd.app, name="profiles")
 app.command("plan")(plan_cmd.plan)
 app.command("render")(render_cmd.render)
+app.command("up")(up_cmd.up)
+app.command("ps")(up_cmd.ps)
+app.command("logs")(up_cmd.logs)
+app.command("down")(up_cmd.down)
 
 
 def _wants_json(argv: list[str]) -> bool:

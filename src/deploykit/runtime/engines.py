@@ -6,6 +6,7 @@ PATH, else llama-cpp-python's ``python -m llama_cpp.server``. Secrets are passed
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ class NativeCommand:
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)  # added to the inherited environment
     description: str = ""
+    expected_kv_tokens: int | None = None  # when the launch sizes the KV cache itself (vLLM on CPU)
 
 
 def _python_of_script(script: str) -> str | None:
@@ -59,10 +61,17 @@ def vllm_command(plan: Plan, model_ref: str, serve: A.Serve, *, engine_bin: str 
     args = A.flags(A.vllm_engine_args(plan))
     argv = [python, "-m", "vllm.entrypoints.openai.api_server", "--model", model_ref, *args,
             "--host", serve.host, "--port", str(serve.port_for("vllm")), *serve.extra_args]
-    env = {}
-    if cpu and plan.memory:  # no gpu_memory_utilization profiling on CPU: the KV cache is sized explicitly
-        env["VLLM_CPU_KVCACHE_SPACE"] = str(max(1, round(plan.memory.per_gpu.kv_cache_gib)))
-    return NativeCommand(argv, env, f"vLLM ({python} -m vllm.entrypoints.openai.api_server)")
+    env: dict[str, str] = {}
+    expected = None
+    if cpu and plan.memory:
+        # No memory profiling on CPU: VLLM_CPU_KVCACHE_SPACE reserves the KV cache up front. Reserve what the planned
+        # sequences need (whole GiB, at least 1), not all the RAM the plan could give, on a machine others share.
+        need = plan.max_num_seqs * plan.memory.kv_bytes_per_sequence_at_max_len * 1.1 / GIB
+        space = max(1, min(math.ceil(need), math.floor(plan.memory.per_gpu.kv_cache_gib) or 1))
+        env["VLLM_CPU_KVCACHE_SPACE"] = str(space)
+        if plan.memory.kv_bytes_per_token:
+            expected = int(space * GIB / plan.memory.kv_bytes_per_token)
+    return NativeCommand(argv, env, f"vLLM ({python} -m vllm.entrypoints.openai.api_server)", expected)
 
 
 CHAT_FORMATS = {"gemma-3": "gemma", "gemma": "gemma", "llama-3": "llama-3", "mistral": "mistral-instruct",

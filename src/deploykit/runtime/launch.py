@@ -78,7 +78,8 @@ def start_native(launch: Launch, *, on_progress: Callable[[health.Readiness, lis
         name=launch.name, runtime="native", engine=launch.plan.engine, model=launch.model,
         served_name=A.served_name(launch.plan), host=launch.host, port=launch.port, base_url=base_url,
         api_key_env=launch.api_key_env, log_path=str(log_path), argv=launch.command.argv,
-        plan=launch.plan.model_dump(mode="json"), kv_cache_tokens_planned=launch.plan.kv_cache_tokens)
+        plan=launch.plan.model_dump(mode="json"),
+        kv_cache_tokens_planned=launch.command.expected_kv_tokens or launch.plan.kv_cache_tokens)
     state.claim(record, is_running=is_running)
     proc = None
     try:
@@ -141,7 +142,7 @@ def record_observation(d: state.Deployment, plan: Plan) -> None:
     import json
     row = {"time": time.time(), "model": plan.model["name"], "engine": plan.engine,
            "hardware": plan.hardware, "max_model_len": plan.max_model_len, "kv_cache_dtype": plan.kv_cache_dtype,
-           "gpu_memory_utilization": plan.gpu_memory_utilization, "planned_kv_tokens": plan.kv_cache_tokens,
+           "gpu_memory_utilization": plan.gpu_memory_utilization, "planned_kv_tokens": d.kv_cache_tokens_planned,
            "reported_kv_tokens": d.kv_cache_tokens_reported, "reported_max_concurrency": d.max_concurrency_reported}
     path = state.state_dir() / "kv_observations.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)

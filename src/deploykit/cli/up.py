@@ -1,0 +1,277 @@
+"""`deploykit up`, `ps`, `logs`, `down`: launch an engine, prove it serves, and manage what deploykit started."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import typer
+from rich.live import Live
+from rich.markup import escape
+from rich.text import Text
+
+from deploykit.catalog.resolve import resolve_model
+from deploykit.cli.output import Format, emit_json, hint, stderr, stdout, table, warn
+from deploykit.cli.plan import planning_inputs
+from deploykit.errors import DeploykitError, EngineFailedError, UsageError
+from deploykit.planning import lockfile
+from deploykit.planning.planner import plan as make_plan
+from deploykit.planning.types import Plan, Workload
+from deploykit.rendering import argv as A
+from deploykit.rendering.context import API_KEY_ENV, LOOPBACK
+from deploykit.rendering.quoting import dns_label, shell_argv
+from deploykit.runtime import engines, launch, process, state, weights
+
+
+def up(
+    model: str = typer.Argument(None, help="Catalog name, Hugging Face repo id, model directory or .gguf file."),
+    plan_file: Path = typer.Option(None, "--plan", exists=True, dir_okay=False, help="Launch a plan lock file."),
+    runtime: str = typer.Option("native", "--runtime", help="native (the engine as a local process)."),
+    engine: str = typer.Option(None, "--engine", help="vllm or llamacpp (default: chosen by hardware)."),
+    engine_bin: str = typer.Option(None, "--engine-bin", envvar="DEPLOYKIT_ENGINE_BIN",
+                                   help="The engine: llama-server, or the python of a vLLM / llama-cpp-python venv."),
+    name: str = typer.Option(None, "--name", help="Deployment name (default: the model's name)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Bind address; anything but loopback requires an API key."),
+    port: int = typer.Option(None, "--port", min=1, max=65535, help="Port (default: 8000 vLLM, 8080 llama.cpp)."),
+    api_key_env: str = typer.Option(None, "--api-key-env", help="Environment variable holding the API key to "
+                                                                "require (default when exposed: VLLM_API_KEY / "
+                                                                "LLAMA_API_KEY)."),
+    timeout: float = typer.Option(None, "--timeout", min=1, help="Seconds to wait for readiness (default: from "
+                                                                 "the plan's load-time estimate)."),
+    detach: bool = typer.Option(False, "--detach", "-d", help="Return once ready and leave the engine running."),
+    no_retry: bool = typer.Option(False, "--no-retry", help="Do not re-plan and retry once after out-of-memory or "
+                                                            "context-too-long."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the argv and environment, start nothing."),
+    context: int = typer.Option(None, "--context", min=1, help="Tokens per request to support."),
+    concurrency: int = typer.Option(None, "--concurrency", min=1, help="Full-length requests in flight."),
+    quant: str = typer.Option("auto", "--quant", help="Weight format (see deploykit plan --help)."),
+    kv_cache_dtype: str = typer.Option("auto", "--kv-cache-dtype", help="KV-cache format."),
+    format: Format = typer.Option(Format.table, "--format", "-f", help="table for people, json for scripts."),
+) -> None:
+    """Launch MODEL, wait until it really answers (health, model list, a smoke completion with tokens), print the
+    endpoint. Without --detach, Ctrl-C stops it; on any failure nothing is left running."""
+    if runtime != "native":
+        raise UsageError(f"runtime '{runtime}' is not available in this version",
+                         fix="use --runtime native, or render a compose file: deploykit render MODEL -t compose")
+    if engine == "ollama":
+        raise UsageError("the ollama engine is not launched by this version of up",
+                         fix="use --engine llamacpp, or deploykit render MODEL -t command (ollama.sh)")
+    if bool(model) == bool(plan_file):
+        raise UsageError("name a MODEL or pass --plan FILE (one of the two)", fix="e.g. deploykit up gemma3-270m")
+    local_gguf = Path(model).expanduser() if model and model.lower().endswith(".gguf") else None
+    if local_gguf is not None and not local_gguf.is_file():
+        raise UsageError(f"{local_gguf} does not exist", fix="pass the path of a .gguf file")
+    plan, spec_family, workload, policy = _plan(model, plan_file, local_gguf, engine, context, concurrency, quant,
+                                                kv_cache_dtype)
+    name = dns_label(name or plan.model["name"], 40)
+    api_env = api_key_env or (API_KEY_ENV.get(plan.engine) if host not in LOOPBACK else None)
+    serve = A.Serve(host=host, port=port)
+    cmd = _command(plan, model, local_gguf, serve, engine_bin, spec_family)
+    if api_env:
+        cmd.env[API_KEY_ENV[plan.engine] or api_env] = f"${api_env}"  # shown as a reference; filled below
+    if dry_run:
+        if format is Format.json:
+            emit_json({"argv": cmd.argv, "env": cmd.env, "plan": plan})
+        else:
+            for key, value in cmd.env.items():
+                stdout.print(f"{key}={value}", highlight=False)
+            stdout.print(shell_argv(cmd.argv), highlight=False)
+        return
+    if api_env:
+        cmd.env[API_KEY_ENV[plan.engine] or api_env] = os.environ.get(api_env, "")
+    attempts = 1 if no_retry else 2
+    for attempt in range(attempts):
+        the_launch = launch.Launch(name, model or str(plan_file), plan, cmd, host, serve.port_for(plan.engine),
+                                   api_env, timeout or launch.default_timeout(plan))
+        try:
+            started = _start_with_progress(the_launch, cmd.description)
+            break
+        except EngineFailedError as exc:
+            failure = getattr(exc, "failure", None)
+            if attempt + 1 >= attempts or exc.kind not in launch.RETRIABLE or plan_file:
+                raise
+            plan = _replan(plan, failure, model, workload, policy)
+            cmd = _command(plan, model, local_gguf, serve, engine_bin, spec_family)
+            if api_env:
+                cmd.env[API_KEY_ENV[plan.engine] or api_env] = os.environ.get(api_env, "")
+            warn(f"{exc.message}; retrying once with max_model_len {plan.max_model_len:,} "
+                 f"(--no-retry turns this off)")
+    _report(started, plan, format)
+    if detach:
+        return
+    _foreground(started.deployment)
+
+
+def _plan(model, plan_file, local_gguf, engine, context, concurrency, quant, kv):
+    if plan_file:
+        _, plan = lockfile.read_lock(plan_file)
+        return plan, None, None, None
+    box, workload, policy = planning_inputs(None, 1, 1, context, concurrency, engine, quant, kv, None, None)
+    if local_gguf is not None:
+        spec = weights.catalog_for_gguf(local_gguf)
+        if spec is None:
+            raise UsageError(f"{local_gguf.name} is not a GGUF the catalog knows",
+                             fix="name the catalog model instead (deploykit models), or use a model directory")
+        policy = policy.model_copy(update={"engine": policy.engine or "llamacpp"})
+    else:
+        spec = resolve_model(model)
+    plan = make_plan(spec, box, workload, policy)
+    if not plan.fits:
+        from deploykit.errors import DoesNotFitError
+        raise DoesNotFitError(f"{plan.model['name']} does not fit this machine",
+                              fix="run deploykit plan for the reasons and the alternatives that fit", plan=plan)
+    return plan, spec.family, workload, policy
+
+
+def _command(plan: Plan, model: str | None, local_gguf: Path | None, serve: A.Serve, engine_bin: str | None,
+             family: str | None) -> engines.NativeCommand:
+    if plan.engine == "vllm":
+        local_dir = Path(model).expanduser() if model and Path(model).expanduser().is_dir() else None
+        ref = str(local_dir.resolve()) if local_dir else A.vllm_model_ref(plan)
+        return engines.vllm_command(plan, ref, serve, engine_bin=engine_bin,
+                                    cpu=plan.hardware.get("kind", "") == "cpu" or plan.gpu_memory_utilization is None)
+    if plan.engine == "llamacpp":
+        return engines.llamacpp_command(plan, weights.gguf_file(plan, local_gguf), serve, engine_bin=engine_bin,
+                                        family=family)
+    raise UsageError(f"up does not launch {plan.engine} yet", fix="use --engine vllm or llamacpp")
+
+
+def _replan(plan: Plan, failure, model, workload: Workload, policy) -> Plan:
+    """Plan again with the engine's own figure: its estimated maximum model length, or half the context after an
+    out-of-memory; the new plan must still fit."""
+    if failure is not None and failure.estimated_max_len:
+        new_len = max(256, failure.estimated_max_len // 256 * 256)
+    else:
+        new_len = max(512, plan.max_model_len // 2)
+    if new_len >= plan.max_model_len:
+        new_len = plan.max_model_len // 2
+    spec = resolve_model(model) if model and not model.lower().endswith(".gguf") else \
+        weights.catalog_for_gguf(Path(model))
+    box, _, _ = planning_inputs(None, 1, 1, None, None, policy.engine, policy.quant, policy.kv_cache_dtype, None,
+                                None)
+    again = make_plan(spec, box, workload.model_copy(update={"context": new_len}), policy)
+    if not again.fits:
+        raise EngineFailedError(f"re-planning with max_model_len {new_len} does not fit either", kind="oom",
+                                fix="plan with a smaller model or more memory (deploykit plan shows alternatives)")
+    return again
+
+
+def _start_with_progress(the_launch: launch.Launch, description: str) -> launch.Started:
+    begun = time.monotonic()
+    hint(f"starting {description}")
+    with Live(Text("starting..."), console=stderr, refresh_per_second=4, transient=True) as live:
+        def progress(r, tail: list[str]) -> None:
+            lines = [f"[bold]{escape(the_launch.name)}[/bold] {time.monotonic() - begun:5.0f} s  stage: {r.stage}"
+                     f"  {escape(r.detail)}"] + [f"  [dim]{escape(line[:160])}[/dim]" for line in tail]
+            live.update(Text.from_markup("\n".join(lines)))
+        return launch.start_native(the_launch, on_progress=progress)
+
+
+def _report(started: launch.Started, plan: Plan, format: Format) -> None:
+    d, r, kv = started.deployment, started.readiness, started.kv
+    if format is Format.json:
+        emit_json({"name": d.name, "base_url": d.base_url, "served_model": d.served_name, "pid": d.pid,
+                   "ready_seconds": d.ready_seconds, "log": d.log_path, "completion_tokens": r.completion_tokens,
+                   "kv_cache_tokens_reported": kv.tokens, "kv_cache_tokens_planned": d.kv_cache_tokens_planned,
+                   "max_concurrency_reported": kv.max_concurrency, "api_key_env": d.api_key_env})
+        return
+    stdout.print(f"[bold green]ready[/bold green] in {d.ready_seconds:.0f} s: {d.base_url}  (model "
+                 f"[bold]{escape(d.served_name)}[/bold], smoke completion: {r.completion_tokens} tokens)",
+                 highlight=False)
+    if kv.tokens is not None:
+        stdout.print(f"KV cache: the engine reports {kv.tokens:,} tokens; deploykit predicted "
+                     f"{d.kv_cache_tokens_planned:,}", highlight=False)
+    key = f'os.environ["{d.api_key_env}"]' if d.api_key_env else '"none"'
+    stdout.print(f"""
+from openai import OpenAI
+client = OpenAI(base_url="{d.base_url}", api_key={key})
+reply = client.chat.completions.create(model="{d.served_name}", messages=[{{"role": "user", "content": "Hello"}}])
+print(reply.choices[0].message.content)
+""", highlight=False, markup=False)
+    hint(f"logs: deploykit logs {d.name} -f    stop: deploykit down {d.name}")
+
+
+def _foreground(d: state.Deployment) -> None:
+    hint("serving in the foreground: Ctrl-C stops it (use --detach to leave it running)")
+    try:
+        while process.alive(d.pid, d.pid_start):
+            time.sleep(1)
+    except KeyboardInterrupt:
+        process.stop(d.pid, started=d.pid_start)
+        state.remove(d.name)
+        hint(f"stopped {d.name}")
+        raise typer.Exit(0) from None
+    state.remove(d.name)
+    tail = process.tail(d.log_path, 15)
+    raise EngineFailedError(f"{d.name} exited on its own", kind="crash", log_tail=tail,
+                            fix=f"read the log: {d.log_path}")
+
+
+def ps(format: Format = typer.Option(Format.table, "--format", "-f", help="table or json.")) -> None:
+    """List the deployments deploykit started, with whether each is really still running."""
+    rows = []
+    for d in state.load().values():
+        running = launch.is_running(d)
+        rows.append({"name": d.name, "status": d.status if running else "dead", "runtime": d.runtime,
+                     "engine": d.engine, "model": d.served_name, "base_url": d.base_url, "pid": d.pid,
+                     "ready_seconds": d.ready_seconds, "uptime_s": round(time.time() - d.created),
+                     "kv_cache_tokens_reported": d.kv_cache_tokens_reported,
+                     "kv_cache_tokens_planned": d.kv_cache_tokens_planned, "log": d.log_path})
+    if format is Format.json:
+        emit_json(rows)
+        return
+    if not rows:
+        hint("nothing is running (deploykit up MODEL starts something)")
+        return
+    stdout.print(table("deployments", ["name", "status", "engine", "model", "endpoint", "pid", "up", "KV tokens "
+                                       "(engine / plan)"],
+                       [[r["name"], r["status"], r["engine"], r["model"], r["base_url"], r["pid"],
+                         f"{r['uptime_s']} s", f"{r['kv_cache_tokens_reported'] or '-'} / "
+                                               f"{r['kv_cache_tokens_planned'] or '-'}"] for r in rows]))
+
+
+def _known(name: str) -> state.Deployment:
+    d = state.get(name)
+    if d is None:
+        from deploykit.suggest import did_you_mean
+        raise DeploykitError(f"no deployment named '{name}'", fix="deploykit ps lists them",
+                             suggestions=did_you_mean(name, list(state.load())))
+    return d
+
+
+def logs(name: str = typer.Argument(..., help="Deployment name (deploykit ps)."),
+         follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing as the engine writes."),
+         lines: int = typer.Option(50, "--lines", "-n", min=1, help="How many last lines to start with.")) -> None:
+    """Print a deployment's engine log."""
+    d = _known(name)
+    for line in process.tail(d.log_path, lines):
+        stdout.out(line, highlight=False)
+    if not follow:
+        return
+    with open(d.log_path, errors="replace") as fh:
+        fh.seek(0, os.SEEK_END)
+        try:
+            while True:
+                line = fh.readline()
+                if line:
+                    stdout.out(line.rstrip("\n"), highlight=False)
+                    continue
+                if not launch.is_running(d):
+                    hint(f"{name} is no longer running")
+                    return
+                time.sleep(0.3)
+        except KeyboardInterrupt:
+            return
+
+
+def down(name: str = typer.Argument(None, help="Deployment name (deploykit ps)."),
+         all_: bool = typer.Option(False, "--all", help="Stop every deployment deploykit started.")) -> None:
+    """Stop a deployment (SIGTERM, then SIGKILL after a grace period) and forget it."""
+    if bool(name) == all_:
+        raise UsageError("name one deployment or pass --all", fix="deploykit ps lists them")
+    targets = list(state.load().values()) if all_ else [_known(name)]
+    for d in targets:
+        stopped = process.stop(d.pid, started=d.pid_start) if d.pid else False
+        state.remove(d.name)
+        hint(f"{d.name}: {'stopped' if stopped else 'was not running'}; removed")
