@@ -103,7 +103,7 @@ def start_native(launch: Launch, *, on_progress: Callable[[health.Readiness, lis
         text = Path(log_path).read_text(errors="replace") if Path(log_path).exists() else ""
         if not ready.ready:
             failure = logs.classify(text)
-            tail = process.tail(log_path, 15)
+            tail = process.tail(log_path, 15) or [f"(the engine wrote nothing to {log_path})"]
             if ready.stage == "dead" or failure:
                 raise _engine_failed(ready, failure, tail)
             raise NotReadyError(f"{record.served_name} was not ready after {launch.timeout_s:.0f} s (last stage: "

@@ -56,19 +56,19 @@ RULES: list[tuple[str, str, str]] = [
     ("tp_mismatch", r"(?:must be divisible by tensor parallel size|is not divisible by (?:the )?tensor parallel)",
      "choose a --gpus count whose tensor-parallel size divides the attention heads (deploykit plan picks one)"),
     ("cuda_driver", r"(?:CUDA driver version is insufficient|Found no NVIDIA driver|No CUDA GPUs are available|"
-                    r"no CUDA-capable device|NVIDIA driver on your system is too old|CUDA initialization: )",
+                    r"no CUDA-capable device|NVIDIA driver on your system is too old|CUDA initialization: |Failed to infer device type)",
      "the NVIDIA driver is missing or older than the engine's CUDA build: update the driver, or use an engine "
      "image built for your CUDA version"),
     ("gated", r"(?:GatedRepoError|Cannot access gated repo|gated repo|401 Client Error|Access to model .{0,120} is "
               r"restricted|Invalid credentials in Authorization header|403 Client Error)",
      "the model is gated: accept its licence on the Hugging Face model page, then export HF_TOKEN=hf_... "
      "(a token with read access) and run again"),
-    ("disk_full", r"No space left on device",
+    ("disk_full", r"(?:No space left on device|Not enough free disk space)",
      "the disk holding the model cache is full: free space or point HF_HOME at a larger disk"),
     ("port_in_use", r"(?:Address already in use|address already in use|couldn't bind HTTP server socket|"
                     r"error while attempting to bind on address)",
      "the port is taken: pass --port with a free one, or stop what holds it (ss -ltnp)"),
-    ("model_not_found", r"(?:Repository Not Found|is not a local folder and is not a valid model identifier|"
+    ("model_not_found", r"(?:Repository Not Found|is not a local folder and is not a valid model identifier|Invalid repository ID or local directory|"
                         r"Model path does not exist|failed to load model|No such file or directory: .{0,200}"
                         r"(?:config\.json|\.gguf))",
      "the model was not found: check the name or path (deploykit models lists the catalog), and HF_TOKEN for "

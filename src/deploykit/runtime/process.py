@@ -13,6 +13,7 @@ from pathlib import Path
 def start(argv: list[str], *, env: dict[str, str], log_path: Path, cwd: Path | None = None) -> subprocess.Popen:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "ab", buffering=0)  # noqa: SIM115 - the child owns it once started
+    env = {"PYTHONUNBUFFERED": "1", **env}  # Python engines block-buffer a file: the log would lag the engine
     try:
         return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                                 cwd=cwd, start_new_session=True)

@@ -1,0 +1,56 @@
+"""Real engines for the e2e tests. What they need is installed by scripts/test.sh (cached outside the clone) and
+named by environment variables; when one is missing the test fails under CI=true and is skipped loudly elsewhere."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CI = os.environ.get("CI") == "true"
+MODELS = Path(os.environ.get("DEPLOYKIT_MODELS_DIR", Path.home() / ".cache" / "deploykit" / "models"))
+
+
+def need_env(var: str, how: str) -> str:
+    value = os.environ.get(var)
+    if value:
+        return value
+    if CI:
+        pytest.fail(f"{var} is not set: {how}")
+    pytest.skip(f"{var} is not set ({how})")
+
+
+@pytest.fixture(scope="session")
+def vllm_python() -> str:
+    return need_env("DEPLOYKIT_VLLM_PYTHON", "scripts/test.sh builds the vLLM CPU venv and sets it")
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(vllm_python: str) -> Path:
+    """A tiny random-weight Llama, built offline once by the vLLM venv's python and cached."""
+    out = MODELS / "tiny-llama"
+    subprocess.run([vllm_python, str(REPO / "tests" / "e2e" / "make_tiny_llama.py"), str(out)], check=True,
+                   capture_output=True, text=True)
+    return out
+
+
+@pytest.fixture()
+def deploykit(tmp_path: Path):
+    """Run deploykit as a subprocess with a private state directory; returns (run, env)."""
+    env = {**os.environ, "DEPLOYKIT_STATE_DIR": str(tmp_path / "state"), "NO_COLOR": "1", "COLUMNS": "200",
+           "HF_HUB_OFFLINE": "1"}
+
+    def run(*args: str, timeout: float = 600, **extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "deploykit", *args], capture_output=True, text=True,
+                              cwd=REPO, env={**env, **extra}, timeout=timeout)
+
+    yield run, env
+    run("down", "--all", timeout=120)
+    registry = tmp_path / "state" / "deployments.json"
+    if registry.exists():
+        assert json.loads(registry.read_text())["deployments"] == {}, "a test left a deployment registered"
