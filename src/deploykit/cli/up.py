@@ -21,14 +21,18 @@ from deploykit.planning.types import Plan, Workload
 from deploykit.rendering import argv as A
 from deploykit.rendering.context import API_KEY_ENV, LOOPBACK
 from deploykit.rendering.quoting import dns_label, shell_argv
-from deploykit.runtime import engines, launch, process, state, weights
+from deploykit.runtime import engines, launch, ollama, process, state, weights
 
 
 def up(
     model: str = typer.Argument(None, help="Catalog name, Hugging Face repo id, model directory or .gguf file."),
     plan_file: Path = typer.Option(None, "--plan", exists=True, dir_okay=False, help="Launch a plan lock file."),
-    runtime: str = typer.Option("native", "--runtime", help="native (the engine as a local process)."),
-    engine: str = typer.Option(None, "--engine", help="vllm or llamacpp (default: chosen by hardware)."),
+    runtime: str = typer.Option(None, "--runtime", help="native (the engine as a local process) or ollama (an "
+                                                        "Ollama server's API); default: ollama for Ollama plans, "
+                                                        "else native."),
+    engine: str = typer.Option(None, "--engine", help="vllm, llamacpp or ollama (default: chosen by hardware)."),
+    ollama_host: str = typer.Option(None, "--ollama-host", help="Ollama server (default: OLLAMA_HOST, else "
+                                                                "127.0.0.1:11434)."),
     engine_bin: str = typer.Option(None, "--engine-bin", envvar="DEPLOYKIT_ENGINE_BIN",
                                    help="The engine: llama-server, or the python of a vLLM / llama-cpp-python venv."),
     name: str = typer.Option(None, "--name", help="Deployment name (default: the model's name)."),
@@ -51,12 +55,10 @@ def up(
 ) -> None:
     """Launch MODEL, wait until it really answers (health, model list, a smoke completion with tokens), print the
     endpoint. Without --detach, Ctrl-C stops it; on any failure nothing is left running."""
-    if runtime != "native":
+    if runtime not in (None, "native", "ollama"):
         raise UsageError(f"runtime '{runtime}' is not available in this version",
-                         fix="use --runtime native, or render a compose file: deploykit render MODEL -t compose")
-    if engine == "ollama":
-        raise UsageError("the ollama engine is not launched by this version of up",
-                         fix="use --engine llamacpp, or deploykit render MODEL -t command (ollama.sh)")
+                         fix="use --runtime native or ollama, or render a compose file: deploykit render MODEL -t "
+                             "compose")
     if bool(model) == bool(plan_file):
         raise UsageError("name a MODEL or pass --plan FILE (one of the two)", fix="e.g. deploykit up gemma3-270m")
     local_gguf = Path(model).expanduser() if model and model.lower().endswith(".gguf") else None
@@ -65,6 +67,13 @@ def up(
     plan, spec_family, workload, policy = _plan(model, plan_file, local_gguf, engine, context, concurrency, quant,
                                                 kv_cache_dtype)
     name = dns_label(name or plan.model["name"], 40)
+    runtime = runtime or ("ollama" if plan.engine == "ollama" else "native")
+    if (runtime == "ollama") != (plan.engine == "ollama"):
+        raise UsageError(f"--runtime {runtime} does not run {plan.engine} plans",
+                         fix="use --runtime ollama with --engine ollama, or --runtime native with vllm/llamacpp")
+    if runtime == "ollama":
+        _up_ollama(name, model or str(plan_file), plan, ollama_host, timeout, detach, dry_run, format)
+        return
     api_env = api_key_env or (API_KEY_ENV.get(plan.engine) if host not in LOOPBACK else None)
     serve = A.Serve(host=host, port=port)
     cmd = _command(plan, model, local_gguf, serve, engine_bin, spec_family)
@@ -101,6 +110,33 @@ def up(
     if detach:
         return
     _foreground(started.deployment)
+
+
+def _up_ollama(name: str, model: str, plan: Plan, host: str | None, timeout: float | None, detach: bool,
+               dry_run: bool, format: Format) -> None:
+    url = ollama.server_url(host)
+    served = launch.ollama_model_name(plan, name)
+    if dry_run:
+        steps = {"server": url, "pull": A.ollama_tag(plan), "create": {"model": served, "from": A.ollama_tag(plan),
+                                                                       "parameters": A.ollama_parameters(plan)},
+                 "load": {"model": served, "keep_alive": -1}}
+        emit_json(steps) if format is Format.json else stdout.print_json(data=steps)
+        return
+    if plan.max_num_seqs > 1:
+        hint(f"the plan serves {plan.max_num_seqs} requests at once: the Ollama server needs OLLAMA_NUM_PARALLEL="
+             f"{plan.max_num_seqs} in its environment (deploykit render {model} -t systemd writes the drop-in)")
+    with Live(Text("contacting Ollama..."), console=stderr, refresh_per_second=4, transient=True) as live:
+        def pulled(p: ollama.PullProgress) -> None:
+            pct = f" {100 * p.completed / p.total:5.1f}% of {p.total / 1e9:.2f} GB" if p.total else ""
+            live.update(Text(f"ollama pull {A.ollama_tag(plan)}: {p.status}{pct}"))
+
+        def progress(r, _tail) -> None:
+            live.update(Text(f"{name}: {r.stage} {r.detail}"))
+        started = launch.start_ollama(name, model, plan, url, timeout or launch.default_timeout(plan),
+                                      on_pull=pulled, on_progress=progress)
+    _report(started, plan, format)
+    if not detach:
+        hint("the model stays loaded in Ollama; deploykit down stops it (there is no foreground process here)")
 
 
 def _plan(model, plan_file, local_gguf, engine, context, concurrency, quant, kv):
@@ -245,6 +281,10 @@ def logs(name: str = typer.Argument(..., help="Deployment name (deploykit ps).")
          lines: int = typer.Option(50, "--lines", "-n", min=1, help="How many last lines to start with.")) -> None:
     """Print a deployment's engine log."""
     d = _known(name)
+    if not d.log_path:
+        hint(f"{name} runs inside the Ollama server at {d.host}: its log is the server's (journalctl -u ollama, "
+             "or ~/.ollama/logs/server.log on a Mac)")
+        return
     for line in process.tail(d.log_path, lines):
         stdout.out(line, highlight=False)
     if not follow:
@@ -272,6 +312,19 @@ def down(name: str = typer.Argument(None, help="Deployment name (deploykit ps)."
         raise UsageError("name one deployment or pass --all", fix="deploykit ps lists them")
     targets = list(state.load().values()) if all_ else [_known(name)]
     for d in targets:
+        if d.runtime == "ollama":
+            client = ollama.Ollama(d.host, timeout=10)
+            try:
+                stopped = launch.is_running(d)
+                client.unload(d.served_name)
+                client.delete(d.served_name)
+            except Exception:  # noqa: BLE001 - an unreachable server has nothing loaded
+                stopped = False
+            finally:
+                client.close()
+            state.remove(d.name)
+            hint(f"{d.name}: {'unloaded and deleted from Ollama' if stopped else 'was not loaded'}; removed")
+            continue
         stopped = process.stop(d.pid, started=d.pid_start) if d.pid else False
         state.remove(d.name)
         hint(f"{d.name}: {'stopped' if stopped else 'was not running'}; removed")

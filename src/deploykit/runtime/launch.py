@@ -4,6 +4,7 @@ figure, and leave nothing running on any failure, timeout or interrupt."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import time
 from collections.abc import Callable
@@ -13,7 +14,9 @@ from pathlib import Path
 from deploykit.errors import EngineFailedError, NotReadyError, UsageError
 from deploykit.planning.types import Plan
 from deploykit.rendering import argv as A
-from deploykit.runtime import health, logs, process, state
+import httpx
+
+from deploykit.runtime import health, logs, ollama, process, state
 from deploykit.runtime.engines import NativeCommand
 
 RETRIABLE = ("context_too_long", "oom")
@@ -60,7 +63,63 @@ def default_timeout(plan: Plan) -> float:
 def is_running(d: state.Deployment) -> bool:
     if d.runtime == "native":
         return process.alive(d.pid, d.pid_start)
+    if d.runtime == "ollama":
+        client = ollama.Ollama(d.base_url.removesuffix("/v1"), timeout=5)
+        try:
+            return any(m.get("name", "").split(":")[0] == d.served_name.split(":")[0] or
+                       m.get("model") == d.served_name for m in client.loaded())
+        except Exception:  # noqa: BLE001 - an unreachable server means not running
+            return False
+        finally:
+            client.close()
     return d.status in ("starting", "ready")
+
+
+def ollama_model_name(plan: Plan, fallback: str) -> str:
+    served = A.served_name(plan)
+    return served if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}", served) else fallback
+
+
+def start_ollama(name: str, model: str, plan: Plan, url: str, timeout_s: float, *,
+                 on_pull: Callable[[ollama.PullProgress], None] | None = None,
+                 on_progress: Callable[[health.Readiness, list[str]], None] | None = None) -> Started:
+    """Pull the plan's tag, create the planned model (num_ctx, num_gpu), load it for good, and prove it serves.
+    On any failure the created model is unloaded and deleted again (the pulled weights stay cached)."""
+    client = ollama.Ollama(url)
+    version = client.version()
+    served = ollama_model_name(plan, name)
+    record = state.Deployment(
+        name=name, runtime="ollama", engine="ollama", model=model, served_name=served, host=url, port=0,
+        base_url=f"{url}/v1", argv=[f"ollama {version}: pull {A.ollama_tag(plan)}, create {served}"],
+        plan=plan.model_dump(mode="json"), kv_cache_tokens_planned=plan.kv_cache_tokens)
+    state.claim(record, is_running=is_running)
+    created = False
+    try:
+        client.pull(A.ollama_tag(plan), on_pull)
+        client.create(served, A.ollama_tag(plan), A.ollama_parameters(plan))
+        created = True
+        client.load(served, keep_alive=-1, timeout=timeout_s)
+        ready = health.wait_ready(record.base_url, served, api_key=None, timeout_s=timeout_s,
+                                  alive=lambda: None if is_running(record) else "Ollama does not list the model "
+                                                                                "as loaded (GET /api/ps)",
+                                  on_progress=(lambda r: on_progress(r, [])) if on_progress else None)
+        if not ready.ready:
+            raise NotReadyError(f"{served} on Ollama was not ready ({ready.stage}: {ready.detail})",
+                                fix="read the Ollama server's log (journalctl -u ollama)")
+        record.status, record.ready_seconds = "ready", round(ready.seconds, 1)
+        state.put(record)
+        return Started(record, ready, logs.KVReport())
+    except BaseException:
+        if created:
+            try:
+                client.unload(served)
+                client.delete(served)
+            except httpx.HTTPError:
+                pass
+        state.remove(name)
+        raise
+    finally:
+        client.close()
 
 
 def start_native(launch: Launch, *, on_progress: Callable[[health.Readiness, list[str]], None] | None = None
