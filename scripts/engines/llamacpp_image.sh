@@ -10,7 +10,9 @@
 # How: no base image can be pulled, so the image is one layer made from host files and `docker import`ed:
 #   /opt/python   the interpreter tree the llama.cpp venv was made from (pyenv's 3.11), stdlib only: no
 #                 site-packages, test suite, static libpython, tkinter/idle/ensurepip/lib2to3/turtledemo
-#   /opt/venv     the venv's site-packages from scripts/engines/llamacpp.sh (pip/setuptools left out), its
+#   /opt/venv     the venv's site-packages from scripts/engines/llamacpp.sh (pip/setuptools and the second copy of
+#                 llama.cpp's libraries and headers that its CMake install leaves in site-packages/{lib,include}
+#                 left out: llama_cpp loads llama_cpp/lib/*.so), its
 #                 pyvenv.cfg and bin/ symlinks rewritten to /opt/python
 #   /usr/lib/...  every shared library that `ldd` finds for the interpreter, libpython, lib-dynload and the venv's
 #                 .so files (llama.cpp's libllama/libggml, pydantic_core, ...), copied from this host, plus
@@ -137,6 +139,7 @@ tar -C "$VENV/lib/python$PYVER" -cf - \
   --exclude='site-packages/setuptools' --exclude='site-packages/setuptools-*' \
   --exclude='site-packages/pkg_resources' --exclude='site-packages/_distutils_hack' \
   --exclude='site-packages/distutils-precedence.pth' \
+  --exclude='site-packages/lib' --exclude='site-packages/include' --exclude='site-packages/bin' \
   site-packages | tar -C "$R/opt/venv/lib/python$PYVER" -xf -
 ln -s lib "$R/opt/venv/lib64"
 for name in python python3 "python$PYVER"; do ln -s "/opt/python/bin/python$PYVER" "$R/opt/venv/bin/$name"; done

