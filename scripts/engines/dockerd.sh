@@ -49,6 +49,9 @@ need_root() {
 }
 as_root() { "${ROOT_PREFIX[@]}" "$@"; }
 now_ms() { date +%s%3N; }
+alive() {   # $1: pid; a zombie (exited, not yet reaped -- PID 1 in some sandboxes never reaps) counts as dead
+  kill -0 "$1" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
 
 # --- 1. already running? -------------------------------------------------------------------------------------
 if command -v docker >/dev/null 2>&1; then
@@ -111,7 +114,7 @@ command -v docker >/dev/null 2>&1 || die "docker CLI not found (Debian's docker.
 PIDFILE=/var/run/docker.pid
 if [ -f "$PIDFILE" ]; then
   oldpid="$(cat "$PIDFILE" 2>/dev/null || true)"
-  if [ -n "$oldpid" ] && kill -0 "$oldpid" 2>/dev/null; then
+  if [ -n "$oldpid" ] && alive "$oldpid"; then
     die "a dockerd (pid $oldpid, $PIDFILE) runs but does not answer on unix://$SOCKET; see $LOG or stop it"
   fi
 fi
@@ -141,7 +144,7 @@ dpid=$!
 
 # --- 4. wait ---------------------------------------------------------------------------------------------------
 while ! docker_answers "unix://$SOCKET"; do
-  if ! kill -0 "$dpid" 2>/dev/null; then
+  if ! alive "$dpid"; then
     echo "--- last lines of $LOG:" >&2; tail -n 30 "$LOG" >&2
     die "dockerd exited before answering"
   fi

@@ -88,7 +88,7 @@ def smoke_completion(client: httpx.Client, base_url: str, model: str, api_key: s
 
 def wait_ready(base_url: str, served_name: str, *, api_key: str | None, timeout_s: float,
                alive: Callable[[], str | None], on_progress: Callable[[Readiness], None] | None = None,
-               interval_s: float = 1.0) -> Readiness:
+               interval_s: float = 0.25) -> Readiness:
     """Poll until ready, the engine dies (``alive`` returns why), or the timeout. Never raises for the endpoint's
     answers: the returned Readiness says how far it got."""
     r = Readiness(base_url, served_name)
