@@ -131,6 +131,12 @@ def test_detach_ps_down_and_name_clash(env) -> None:
     assert data["base_url"] == f"http://127.0.0.1:{port}/v1" and data["completion_tokens"] == 5
     assert data["kv_cache_tokens_reported"] == 4096
     try:
+        # later plans here read what the engine reported (the stand-in reports far less than was reserved)
+        plan = json.loads(subprocess.run([sys.executable, "-m", "deploykit", "plan", env["MODEL_DIR"], "--engine",
+                                          "vllm", "-f", "json"], env=env, cwd=REPO, capture_output=True,
+                                         text=True).stdout)
+        assert any("the engine reported 4,096 KV-cache tokens" in r for r in plan["reasons"])
+        assert any("of the predicted KV cache" in w for w in plan["warnings"])
         clash = up(env, "serve", "--port", str(free_port()))
         assert clash.returncode == 5 and "deploykit down tiny" in clash.stderr
         ps = subprocess.run([sys.executable, "-m", "deploykit", "ps", "-f", "json"], env=env, cwd=REPO,

@@ -59,6 +59,8 @@ def plan(
         return
     spec = resolve_model(model)
     result = make_plan(spec, box, workload, policy)
+    if box.detected and result.fits:
+        _add_observed(result)
     if mau and spec.license.mau_limit and mau > spec.license.mau_limit:
         result.warnings.insert(0, f"your {mau:,} monthly active users exceed the {spec.license.id} licence's "
                                f"{spec.license.mau_limit:,}: you need a separate licence from {spec.origin}")
@@ -75,6 +77,22 @@ def plan(
         if output:
             warn(f"nothing fits, so {output} was not written")
         raise typer.Exit(3)
+
+
+def _add_observed(p: Plan) -> None:
+    """On this machine, what the engine itself reported at the last launch of the same model and settings."""
+    from deploykit.runtime.state import kv_observations
+    same = [o for o in kv_observations(p.model["name"], p.engine, p.hardware["profile"])
+            if o.get("max_model_len") == p.max_model_len and o.get("kv_cache_dtype") == p.kv_cache_dtype]
+    if not same:
+        return
+    last = same[-1]
+    reported, planned = last["reported_kv_tokens"], last["planned_kv_tokens"]
+    p.reasons.append(f"last launch here: the engine reported {reported:,} KV-cache tokens against deploykit's "
+                     f"{planned:,} (kv_observations.jsonl in deploykit's state directory)")
+    if planned and reported < 0.9 * planned:
+        p.warnings.append(f"the engine held {reported / planned:.0%} of the predicted KV cache at the last launch "
+                          "here: expect fewer concurrent sequences than planned")
 
 
 def planning_inputs(profile: str | None, gpus: int, nodes: int, context: int | None, concurrency: int | None,

@@ -134,3 +134,21 @@ def claim(deployment: Deployment, *, is_running) -> None:
                              fix=f"choose another --name, or stop it: deploykit down {deployment.name}")
         all_[deployment.name] = deployment
         _write(all_)
+
+
+def kv_observations(model: str, engine: str, profile: str) -> list[dict]:
+    """What engines reported about their KV cache on earlier launches of this model here (launch.record_observation
+    appends them), newest last. Unreadable lines are skipped: they are hints, not state."""
+    path = state_dir() / "kv_observations.jsonl"
+    if not path.exists():
+        return []
+    found = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if row.get("model") == model and row.get("engine") == engine and \
+                (row.get("hardware") or {}).get("profile") == profile:
+            found.append(row)
+    return found
