@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from ollama_standin import StandIn
 
 REPO = Path(__file__).resolve().parents[2]

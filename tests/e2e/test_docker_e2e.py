@@ -9,7 +9,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from conftest import hub_cache_with, need_env
 
 pytestmark = pytest.mark.e2e

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from conftest import hub_cache_with
 
 pytestmark = pytest.mark.e2e

@@ -4,7 +4,13 @@ import re
 
 import pytest
 
-from deploykit.catalog.loader import find_model, get_model, get_profile, load_models, load_profiles
+from deploykit.catalog.loader import (
+    find_model,
+    get_model,
+    get_profile,
+    load_models,
+    load_profiles,
+)
 from deploykit.catalog.params import count_params
 from deploykit.errors import DataError, UnknownNameError
 

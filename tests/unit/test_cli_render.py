@@ -5,7 +5,6 @@ from __future__ import annotations
 import shlex
 
 import yaml
-
 from test_cli import REPO, run, run_json
 
 

@@ -12,7 +12,11 @@ import huggingface_hub.errors as hf_errors
 import pytest
 
 from deploykit.catalog import hub
-from deploykit.catalog.hf_config import architecture_from_config, native_dtype, spec_from_config
+from deploykit.catalog.hf_config import (
+    architecture_from_config,
+    native_dtype,
+    spec_from_config,
+)
 from deploykit.catalog.loader import load_models
 from deploykit.catalog.resolve import resolve_model
 from deploykit.errors import GatedModelError, ModelConfigError, classify

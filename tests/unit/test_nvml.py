@@ -8,7 +8,7 @@ import pytest
 
 from deploykit.catalog.loader import load_profiles
 from deploykit.hardware import inventory, nvml
-from deploykit.hardware.types import CPUInfo, GIB
+from deploykit.hardware.types import GIB, CPUInfo
 from deploykit.planning.box import detected_box
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "nvml"

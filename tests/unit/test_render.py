@@ -9,14 +9,13 @@ import shlex
 import jinja2
 import pytest
 import yaml
+from render_cases import case_plan
 
 from deploykit.errors import DataError, OutputExistsError, UsageError
 from deploykit.rendering import context as C
 from deploykit.rendering.render import environment, render, resolve_targets, write_files
 from deploykit.rendering.targets import TARGETS
 from deploykit.rendering.validators import modelfile
-
-from render_cases import case_plan
 
 EVIL = "x\"; rm -rf / #\n$(id) `id` 'q' %h ${HOME} $$(LWS)"
 

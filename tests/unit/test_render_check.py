@@ -7,11 +7,10 @@ import os
 import shutil
 
 import pytest
+from render_cases import CASES, case_plan
 
 from deploykit.rendering import check as K
 from deploykit.rendering.render import RenderedFile, render, resolve_targets
-
-from render_cases import CASES, case_plan
 
 CI = os.environ.get("CI") == "true"
 

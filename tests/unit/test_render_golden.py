@@ -6,11 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
+from render_cases import CASES, case_plan
 
 from deploykit.rendering.render import render, resolve_targets
 from deploykit.rendering.targets import TARGETS
-
-from render_cases import CASES, case_plan
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 UPDATE = os.environ.get("DEPLOYKIT_UPDATE_GOLDEN") == "1"

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from test_cli import REPO
 
 FAKE = REPO / "tests" / "e2e" / "fake_python.sh"

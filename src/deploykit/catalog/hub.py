@@ -40,8 +40,13 @@ def fetch_hub_config(repo: str, revision: str = "main") -> tuple[dict[str, Any],
     """config.json of a hub repo: the local cache first, then the hub (unless HF_HUB_OFFLINE=1).
     Returns the parsed JSON and where it was read."""
     from huggingface_hub import hf_hub_download, try_to_load_from_cache
-    from huggingface_hub.errors import (EntryNotFoundError, GatedRepoError, LocalEntryNotFoundError,
-                                        RepositoryNotFoundError, RevisionNotFoundError)
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        GatedRepoError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
 
     cached = try_to_load_from_cache(repo, "config.json", revision=revision)
     if isinstance(cached, str):

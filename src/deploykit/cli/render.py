@@ -20,7 +20,8 @@ from deploykit.planning.types import Plan
 from deploykit.rendering import check as checking
 from deploykit.rendering import context as C
 from deploykit.rendering import sweep
-from deploykit.rendering.render import RenderedFile, render as render_files, resolve_targets, write_files
+from deploykit.rendering.render import RenderedFile, resolve_targets, write_files
+from deploykit.rendering.render import render as render_files
 from deploykit.rendering.targets import TARGETS
 from deploykit.rendering.validators import external
 from deploykit.rendering.validators.schemas import K8S_VERSION

@@ -4,14 +4,12 @@ image, hardware). ``differences`` tells a later command whether the environment 
 from __future__ import annotations
 
 import datetime as _dt
-import os
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
 
-from deploykit import __version__
+from deploykit import __version__, atomic
 from deploykit.errors import OutputExistsError, PlanFileError
 from deploykit.paths import data_dir
 from deploykit.planning.types import Plan
@@ -36,16 +34,7 @@ def write_lock(path: Path, plan: Plan, inputs: dict, force: bool = False) -> Non
     """Atomic write: a temporary file in the same folder, renamed over the target. Refuses to overwrite."""
     if path.exists() and not force:
         raise OutputExistsError(f"{path} exists", fix="pass --force to overwrite it, or choose another -o path")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = yaml.safe_dump(lock_data(plan, inputs), sort_keys=False)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic.write_text(path, yaml.safe_dump(lock_data(plan, inputs), sort_keys=False))
 
 
 def read_lock(path: Path) -> tuple[dict, Plan]:

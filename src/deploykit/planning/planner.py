@@ -20,9 +20,25 @@ from dataclasses import dataclass
 from deploykit.catalog.loader import ModelSpec
 from deploykit.planning import estimates, memory
 from deploykit.planning.memory import GIB
-from deploykit.planning.policy import (FORMAT_QUALITY, WeightChoice, default_engine, engine_warning, kv_choices,
-                                       parallel_layouts, weight_choices)
-from deploykit.planning.types import (Alternative, Box, Engine, Memory, PerGPUMemory, Plan, Policy, Workload)
+from deploykit.planning.policy import (
+    FORMAT_QUALITY,
+    WeightChoice,
+    default_engine,
+    engine_warning,
+    kv_choices,
+    parallel_layouts,
+    weight_choices,
+)
+from deploykit.planning.types import (
+    Alternative,
+    Box,
+    Engine,
+    Memory,
+    PerGPUMemory,
+    Plan,
+    Policy,
+    Workload,
+)
 
 MIN_CONTEXT = 4096  # below this a chat deployment is not useful; plans never shrink the context further
 GGUF_DEFAULT_CONTEXT = 8192  # Ollama/llama.cpp working context when none is asked for (Ollama's own is 4096)

@@ -17,7 +17,13 @@ from pathlib import Path
 import yaml
 
 from deploykit.rendering.render import RenderedFile
-from deploykit.rendering.validators import external, litellm, modelfile, schemas, yamldocs
+from deploykit.rendering.validators import (
+    external,
+    litellm,
+    modelfile,
+    schemas,
+    yamldocs,
+)
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
 from deploykit.errors import EngineFailedError, NotReadyError, UsageError
 from deploykit.planning.types import Plan
 from deploykit.rendering import argv as A
 from deploykit.rendering.context import plan_kind
-import httpx
-
 from deploykit.runtime import docker, health, logs, ollama, process, state
 from deploykit.runtime.engines import NativeCommand
 

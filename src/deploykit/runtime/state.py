@@ -8,13 +8,13 @@ import contextlib
 import fcntl
 import json
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from deploykit import atomic
 from deploykit.errors import StateError
 
 REGISTRY_VERSION = 1
@@ -91,14 +91,7 @@ def _write(deployments: dict[str, Deployment]) -> None:
     text = json.dumps({"version": REGISTRY_VERSION,
                        "deployments": {n: d.model_dump(mode="json") for n, d in sorted(deployments.items())}},
                       indent=2)
-    fd, tmp = tempfile.mkstemp(prefix=".deployments.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic.write_text(path, text)
 
 
 def load() -> dict[str, Deployment]:

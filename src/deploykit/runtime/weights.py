@@ -29,7 +29,11 @@ def gguf_file(plan: Plan, local: Path | None) -> str:
         raise ModelConfigError(f"the plan's weights ({plan.weights.get('artifact')}) are not a GGUF file llama.cpp "
                                "can load", fix="pass the .gguf file itself as MODEL, or use --engine ollama")
     from huggingface_hub import hf_hub_download, try_to_load_from_cache
-    from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+    )
 
     cached = try_to_load_from_cache(repo, filename)
     if isinstance(cached, str):

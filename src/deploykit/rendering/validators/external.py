@@ -61,6 +61,17 @@ def _tool(env_var: str, name: str) -> str | None:
     return os.environ.get(env_var) or shutil.which(name)
 
 
+def _write_each(items: list[Item], root: Path, suffix: str) -> list[Path]:
+    """Each item's content as ROOT/<index><suffix>: the index maps a validator's message back to its file."""
+    root.mkdir(parents=True)
+    paths = []
+    for i, item in enumerate(items):
+        path = root / f"{i}{suffix}"
+        path.write_text(item.file.content)
+        paths.append(path)
+    return paths
+
+
 # --- systemd -------------------------------------------------------------------------------------------------
 
 def systemd(items: list[Item], root: Path, *, require: bool) -> Job:
@@ -141,12 +152,7 @@ def shell_syntax(items: list[Item], root: Path) -> Job:
     sh = shutil.which("dash") or shutil.which("sh")
     if not sh:
         return _done(_run(name, "missing", "no /bin/sh"))
-    root.mkdir(parents=True)
-    paths = []
-    for i, item in enumerate(items):
-        path = root / f"{i}.sh"
-        path.write_text(item.file.content)
-        paths.append(path)
+    paths = _write_each(items, root, ".sh")
     started = time.perf_counter()
     # One shell reads every script with -n (parse, never execute): a syntax error makes it exit non-zero.
     script = "for f do " + sh + " -n \"$f\" || echo \"FAILED $f\"; done"
@@ -176,12 +182,7 @@ def promtool(items: list[Item], root: Path, *, require: bool) -> Job:
     if not tool:
         return _done(_run(name, "missing" if require else "skipped",
                           "promtool not found (Debian package prometheus, or set DEPLOYKIT_PROMTOOL)"))
-    root.mkdir(parents=True)
-    paths = []
-    for i, item in enumerate(items):
-        path = root / f"{i}.yml"
-        path.write_text(item.file.content)
-        paths.append(path)
+    paths = _write_each(items, root, ".yml")
     started = time.perf_counter()
     proc = subprocess.Popen([tool, "check", "config", "--syntax-only", *map(str, paths)], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
