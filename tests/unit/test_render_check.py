@@ -100,7 +100,8 @@ def test_promtool_catches_a_bad_interval() -> None:
 
 def test_missing_required_validator_fails_the_report(monkeypatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
-    monkeypatch.delenv("DEPLOYKIT_VLLM_PYTHON", raising=False)
+    for var in ("DEPLOYKIT_VLLM_PYTHON", "DEPLOYKIT_PROMTOOL", "DEPLOYKIT_SYSTEMD_ANALYZE"):
+        monkeypatch.delenv(var, raising=False)
     report = K.check([rendered("single-gpu-vllm")], require_all=True)
     missing = {v.name for v in report.validators if v.status == "missing"}
     assert "vLLM argument parser" in missing and "promtool check config" in missing
