@@ -12,7 +12,7 @@ from deploykit.rendering.context import RenderOptions
 # case -> (model, profile, gpus, nodes, policy, options)
 CASES = {
     "single-gpu-vllm": ("llama-3.1-8b", "h100-sxm", 1, 1, Policy(), RenderOptions()),
-    "tp8-vllm-exposed": ("llama-3.3-70b", "h100-sxm", 8, 1, Policy(quant="bf16"),
+    "tp8-vllm-exposed": ("llama-3.1-405b", "h100-sxm", 8, 1, Policy(),
                          RenderOptions(host="0.0.0.0", fallbacks=("openai/gpt-4.1-mini",
                                                                   "http://10.0.0.7:8000/v1"))),
     "multi-node-lws": ("llama-3.1-405b", "h100-sxm", 8, 2, Policy(quant="bf16"), RenderOptions(namespace="llm")),
