@@ -57,3 +57,17 @@ def test_missing_gguf_in_an_offline_cache_names_the_fix(deploykit, tmp_path: Pat
     r = run("up", "gemma3-270m", "--engine", "llamacpp", "--engine-bin", llamacpp_python,
             HF_HUB_CACHE=str(tmp_path / "empty"))
     assert r.returncode == 4 and "not in the Hugging Face cache" in r.stderr and ".gguf" in r.stderr
+
+
+def test_up_a_gguf_the_catalog_does_not_know(deploykit, llamacpp_python: str, gemma_gguf: Path,
+                                             tmp_path: Path) -> None:
+    """Planned from the file's own GGUF metadata (the name matches no catalog artifact)."""
+    run, _ = deploykit
+    unknown = tmp_path / "someones-finetune.Q4_K_M.gguf"
+    unknown.symlink_to(gemma_gguf)
+    r = run("up", str(unknown), "--engine-bin", llamacpp_python, "--port", str(free_port()), "--detach",
+            "-f", "json")
+    assert r.returncode == 0, r.stderr[-3000:]
+    data = json.loads(r.stdout)
+    assert data["served_model"] == "someones-finetune.q4-k-m" and data["completion_tokens"] > 0
+    assert run("down", data["name"]).returncode == 0

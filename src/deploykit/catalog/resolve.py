@@ -18,6 +18,10 @@ def resolve_model(name: str, revision: str = "main") -> ModelSpec:
     if spec is not None:
         return spec
     path = Path(name).expanduser()
+    if path.is_file() and path.suffix.lower() == ".gguf":
+        from deploykit.catalog.gguf import spec_from_gguf
+        known = _catalog_for_gguf(path)
+        return known if known is not None else spec_from_gguf(path)
     if path.is_dir():
         license_id = hub.local_license(path)
         license = None
@@ -31,3 +35,12 @@ def resolve_model(name: str, revision: str = "main") -> ModelSpec:
         config, source = hub.fetch_hub_config(name, revision)
         return spec_from_config(config, repo=name, source=source, revision=revision)
     raise UnknownNameError("model", name, did_you_mean(name, load_models()), "deploykit models")
+
+
+def _catalog_for_gguf(path: Path) -> ModelSpec | None:
+    """The catalog model that publishes this GGUF file name (a file carried in by hand keeps its catalog facts)."""
+    name = path.name.lower()
+    for spec in load_models().values():
+        if any(a.gguf_file and a.gguf_file.lower() == name for a in spec.artifacts):
+            return spec
+    return None

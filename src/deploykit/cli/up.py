@@ -186,14 +186,9 @@ def _plan(model, plan_file, local_gguf, engine, context, concurrency, quant, kv)
         _, plan = lockfile.read_lock(plan_file)
         return plan, None, None, None
     box, workload, policy = planning_inputs(None, 1, 1, context, concurrency, engine, quant, kv, None, None)
+    spec = resolve_model(model)
     if local_gguf is not None:
-        spec = weights.catalog_for_gguf(local_gguf)
-        if spec is None:
-            raise UsageError(f"{local_gguf.name} is not a GGUF the catalog knows",
-                             fix="name the catalog model instead (deploykit models), or use a model directory")
         policy = policy.model_copy(update={"engine": policy.engine or "llamacpp"})
-    else:
-        spec = resolve_model(model)
     plan = make_plan(spec, box, workload, policy)
     if not plan.fits:
         from deploykit.errors import DoesNotFitError
@@ -224,8 +219,7 @@ def _replan(plan: Plan, failure, model, workload: Workload, policy) -> Plan:
         new_len = max(512, plan.max_model_len // 2)
     if new_len >= plan.max_model_len:
         new_len = plan.max_model_len // 2
-    spec = resolve_model(model) if model and not model.lower().endswith(".gguf") else \
-        weights.catalog_for_gguf(Path(model))
+    spec = resolve_model(model)
     box, _, _ = planning_inputs(None, 1, 1, None, None, policy.engine, policy.quant, policy.kv_cache_dtype, None,
                                 None)
     again = make_plan(spec, box, workload.model_copy(update={"context": new_len}), policy)

@@ -6,18 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from deploykit.catalog.loader import ModelSpec, load_models
 from deploykit.errors import GatedModelError, ModelConfigError
 from deploykit.planning.types import Plan
-
-
-def catalog_for_gguf(path: Path) -> ModelSpec | None:
-    """The catalog model that publishes this GGUF file name (the air-gapped case: a file carried in by hand)."""
-    name = path.name.lower()
-    for spec in load_models().values():
-        if any(a.gguf_file and a.gguf_file.lower() == name for a in spec.artifacts):
-            return spec
-    return None
 
 
 def gguf_file(plan: Plan, local: Path | None) -> str:
