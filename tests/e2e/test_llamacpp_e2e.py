@@ -71,3 +71,18 @@ def test_up_a_gguf_the_catalog_does_not_know(deploykit, llamacpp_python: str, ge
     data = json.loads(r.stdout)
     assert data["served_model"] == "someones-finetune.q4-k-m" and data["completion_tokens"] > 0
     assert run("down", data["name"]).returncode == 0
+
+
+def test_api_key_reaches_the_engine_by_environment_and_is_enforced(deploykit, llamacpp_python: str,
+                                                                   gemma_gguf: Path) -> None:
+    run, _ = deploykit
+    r = run("up", str(gemma_gguf), "--engine-bin", llamacpp_python, "--port", str(free_port()), "--name", "keyed",
+            "--api-key-env", "MY_LLM_KEY", "--detach", "-f", "json", MY_LLM_KEY="sk-e2e-SECRET", PORT="1",
+            HOST="0.0.0.0")  # PORT/HOST in the environment would override llama-cpp-python's flags: scrubbed
+    assert r.returncode == 0, r.stderr[-3000:]
+    data = json.loads(r.stdout)
+    assert "SECRET" not in r.stdout + r.stderr + run("ps", "-f", "json").stdout
+    assert httpx.get(f"{data['base_url']}/models", timeout=10).status_code == 401
+    ok = httpx.get(f"{data['base_url']}/models", headers={"Authorization": "Bearer sk-e2e-SECRET"}, timeout=10)
+    assert ok.status_code == 200
+    assert run("down", "keyed").returncode == 0

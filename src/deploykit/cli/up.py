@@ -86,7 +86,7 @@ def up(
     serve = A.Serve(host=host, port=port)
     cmd = _command(plan, model, local_gguf, serve, engine_bin, spec_family)
     if api_env:
-        cmd.env[API_KEY_ENV[plan.engine] or api_env] = f"${api_env}"  # shown as a reference; filled below
+        cmd.env[cmd.api_key_var] = f"${api_env}"  # shown as a reference; filled below
     if dry_run:
         if format is Format.json:
             emit_json({"argv": cmd.argv, "env": cmd.env, "plan": plan})
@@ -96,7 +96,7 @@ def up(
             stdout.print(shell_argv(cmd.argv), highlight=False)
         return
     if api_env:
-        cmd.env[API_KEY_ENV[plan.engine] or api_env] = os.environ.get(api_env, "")
+        cmd.env[cmd.api_key_var] = os.environ.get(api_env, "")
     attempts = 1 if no_retry else 2
     for attempt in range(attempts):
         the_launch = launch.Launch(name, model or str(plan_file), plan, cmd, host, serve.port_for(plan.engine),
@@ -111,7 +111,7 @@ def up(
             plan = _replan(plan, failure, model, workload, policy)
             cmd = _command(plan, model, local_gguf, serve, engine_bin, spec_family)
             if api_env:
-                cmd.env[API_KEY_ENV[plan.engine] or api_env] = os.environ.get(api_env, "")
+                cmd.env[cmd.api_key_var] = os.environ.get(api_env, "")
             warn(f"{exc.message}; retrying once with max_model_len {plan.max_model_len:,} "
                  f"(--no-retry turns this off)")
     _report(started, plan, format)

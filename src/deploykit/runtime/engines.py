@@ -25,6 +25,8 @@ class NativeCommand:
     env: dict[str, str] = field(default_factory=dict)  # added to the inherited environment
     description: str = ""
     expected_kv_tokens: int | None = None  # when the launch sizes the KV cache itself (vLLM on CPU)
+    api_key_var: str = "VLLM_API_KEY"  # the environment variable this engine reads its API key from
+    scrub_env: tuple[str, ...] = ()  # inherited variables the engine would take as settings: removed
 
 
 def _python_of_script(script: str) -> str | None:
@@ -85,7 +87,7 @@ def llamacpp_command(plan: Plan, gguf: str, serve: A.Serve, *, engine_bin: str |
                                                                     shutil.which("llama-server"))
     if server:
         argv = A.llamacpp_argv(plan, serve, binary=server, model_path=gguf)
-        return NativeCommand(argv, {}, f"llama.cpp ({server})")
+        return NativeCommand(argv, {}, f"llama.cpp ({server})", api_key_var="LLAMA_API_KEY")
     python = engine_bin or os.environ.get("DEPLOYKIT_LLAMACPP_PYTHON")
     if not python:
         raise RuntimeUnavailableError(
@@ -99,4 +101,11 @@ def llamacpp_command(plan: Plan, gguf: str, serve: A.Serve, *, engine_bin: str |
     fmt = CHAT_FORMATS.get(family or "")
     if fmt:
         argv += ["--chat_format", fmt]
-    return NativeCommand(argv, {}, f"llama-cpp-python ({python} -m llama_cpp.server)")
+    # Its settings are pydantic BaseSettings: HOST, PORT, N_CTX... in the environment override flags not given and
+    # even --host/--port; API_KEY is how it takes the key without putting it in argv.
+    return NativeCommand(argv, {}, f"llama-cpp-python ({python} -m llama_cpp.server)", api_key_var="API_KEY",
+                         scrub_env=LLAMA_CPP_PYTHON_SETTINGS)
+
+
+LLAMA_CPP_PYTHON_SETTINGS = ("HOST", "PORT", "MODEL", "MODEL_ALIAS", "N_CTX", "N_GPU_LAYERS", "N_THREADS", "API_KEY",
+                             "CHAT_FORMAT", "CONFIG_FILE", "INTERRUPT_REQUESTS", "SSL_KEYFILE", "SSL_CERTFILE")

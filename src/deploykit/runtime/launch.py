@@ -148,7 +148,8 @@ def start_native(launch: Launch, *, on_progress: Callable[[health.Readiness, lis
     state.claim(record, is_running=is_running)
     proc = None
     try:
-        env = {**os.environ, **launch.command.env}
+        env = {k: v for k, v in os.environ.items() if k not in launch.command.scrub_env}
+        env.update(launch.command.env)
         proc = process.start(launch.command.argv, env=env, log_path=log_path)
         record.pid, record.pid_start = proc.pid, process.start_time(proc.pid)
         state.put(record)
@@ -243,8 +244,10 @@ def start_docker(name: str, model: str, plan: Plan, image: str, *, model_path: s
         volumes[docker.hf_cache_dir()] = {"bind": docker.HF_CACHE_IN_CONTAINER, "mode": "rw"}
     bind = host if network_host else "0.0.0.0"
     env = {k: os.environ[k] for k in ("HF_TOKEN",) if os.environ.get(k)}
-    if api_key_env and api_key:
-        env[{"vllm": "VLLM_API_KEY", "llamacpp": "LLAMA_API_KEY"}.get(plan.engine, api_key_env)] = api_key
+    if api_key_env and api_key:  # under the name the image's engine reads
+        reads = "API_KEY" if "llama_cpp.server" in " ".join(docker.entrypoint(attrs)) else \
+            {"vllm": "VLLM_API_KEY", "llamacpp": "LLAMA_API_KEY"}.get(plan.engine, api_key_env)
+        env[reads] = api_key
     gpus = plan.gpus_used if plan_kind(plan) == "nvidia" and (plan.engine == "vllm" or plan.gpu_layers) else 0
     spec = docker.ContainerSpec(image=image, command=docker.container_command(
         plan, attrs, model_in_container=inside, port=port, bind=bind), environment=env, volumes=volumes,
