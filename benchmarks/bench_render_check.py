@@ -46,9 +46,15 @@ def main() -> None:
         return
     wall_v, data_v = run({**base, "DEPLOYKIT_VLLM_PYTHON": vllm_py})
     vllm = next(v for v in data_v["check"]["validators"] if v["name"] == "vLLM argument parser")
-    print(f"with vLLM's parser: {wall_v:.1f} s for {vllm['files']} command lines; vLLM import + parser build "
-          f"{vllm.get('setup_seconds', 0):.1f} s; counted without the import: {wall_v - vllm.get('setup_seconds', 0):.1f} s "
-          f"(ratio {(wall_v - vllm.get('setup_seconds', 0)) / TARGET_S:.2f}); all valid: {data_v['check']['ok']}")
+    parse = vllm.get("parse_seconds") or 0.0
+    # The import overlaps planning and the other validators, so subtracting it from the wall time would undercount:
+    # the target's measure is the run without vLLM plus the time vLLM spent parsing every command line.
+    measure = wall + parse
+    print(f"with vLLM's parser: {wall_v:.1f} s wall for {vllm['files']} command lines (vLLM import + parser build "
+          f"{vllm.get('setup_seconds', 0):.1f} s, overlapping the rest; parsing {parse:.1f} s); all valid: "
+          f"{data_v['check']['ok']}")
+    print(f"full catalog, not counting the vLLM import: {measure:.1f} s (target {TARGET_S:.0f} s, ratio "
+          f"{measure / TARGET_S:.2f})")
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ class ValidatorRun:
     seconds: float = 0.0
     detail: str = ""
     setup_seconds: float = 0.0  # spent starting up (vLLM's import and parser build), not checking
+    parse_seconds: float | None = None  # vLLM: time spent parsing the command lines themselves
 
 
 @dataclass

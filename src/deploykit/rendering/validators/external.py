@@ -48,9 +48,9 @@ class Job:
 
 
 def _run(name: str, status: str, detail: str, files: int = 0, seconds: float = 0.0,
-         setup_seconds: float = 0.0) -> ValidatorRun:
+         setup_seconds: float = 0.0, parse_seconds: float | None = None) -> ValidatorRun:
     from deploykit.rendering.check import ValidatorRun
-    return ValidatorRun(name, status, files, seconds, detail, setup_seconds)
+    return ValidatorRun(name, status, files, seconds, detail, setup_seconds, parse_seconds)
 
 
 def _done(run: ValidatorRun, problems: list[Problem] | None = None) -> Job:
@@ -282,8 +282,9 @@ def vllm_parser(argvs: list[tuple[Item, list[str], str | None]], root: Path, pyt
         # on a later upgrade, an abbreviation or a dropped YAML key means the file says something vLLM won't do.
         problems += [argvs[int(r["id"])][0].problem(name, f"warning: {w}") for r in answer["results"]
                      for w in r.get("warnings", [])]
-        setup = float(answer.get("timing_s", {}).get("build_parser", 0.0))
+        timing = answer.get("timing_s", {})
+        setup, parse = float(timing.get("build_parser", 0.0)), float(timing.get("parse_items", 0.0))
         return _run(name, "ran", f"vLLM {answer['vllm_version']} at {parser.interpreter}; import + parser build "
-                    f"{setup:.1f} s", len(argvs), seconds, setup), problems
+                    f"{setup:.1f} s, parsing {parse:.1f} s", len(argvs), seconds, setup, parse), problems
 
     return Job(finish)
