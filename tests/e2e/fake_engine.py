@@ -72,7 +72,17 @@ def main() -> None:
                 self._send(404, {"error": "not found"})
 
         def do_POST(self) -> None:  # noqa: N802
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+            if body.get("stream"):  # server-sent events, one content delta per token, then [DONE]
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                for _ in range(tokens):
+                    chunk = {"choices": [{"index": 0, "delta": {"content": "hi"}}]}
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                    self.wfile.flush()
+                self.wfile.write(b"data: [DONE]\n\n")
+                return
             self._send(200, {"choices": [{"message": {"role": "assistant", "content": "hi" if tokens else ""},
                                           "text": "hi" if tokens else ""}],
                              "usage": {"completion_tokens": tokens, "prompt_tokens": 3}})

@@ -36,6 +36,10 @@ def test_up_catalog_name_from_the_hub_cache(deploykit, llamacpp_python: str, gem
     assert [m["id"] for m in models["data"]] == ["gemma-3-270m"]
     (row,) = json.loads(run("ps", "-f", "json").stdout)
     assert row["status"] == "ready" and row["engine"] == "llamacpp"
+    check = run("check", data["base_url"], "-f", "json")
+    verdict = json.loads(check.stdout)
+    assert check.returncode == 0 and verdict["healthy"] and verdict["ttft_ms"] > 0, check.stdout
+    assert verdict["health"] == "no /health route"  # llama-cpp-python has none; the model list stands in
     assert run("down", "gemma-3-270m").returncode == 0
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{data['base_url']}/models", timeout=5)

@@ -42,6 +42,9 @@ def test_up_ps_down(deploykit, tiny_llama: Path, vllm_python: str) -> None:
     (row,) = json.loads(run("ps", "-f", "json").stdout)
     assert row["name"] == "tiny" and row["status"] == "ready" and row["pid"] == data["pid"]
     assert "Application startup complete" in run("logs", "tiny").stdout
+    check = run("check", data["base_url"], "-f", "json")
+    verdict = json.loads(check.stdout)
+    assert check.returncode == 0 and verdict["healthy"] and verdict["health"] == "200" and verdict["ttft_ms"] > 0
     down = run("down", "tiny")
     assert down.returncode == 0 and "stopped" in down.stderr
     assert json.loads(run("ps", "-f", "json").stdout) == []

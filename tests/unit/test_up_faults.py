@@ -166,3 +166,23 @@ def test_exposed_host_needs_a_key_and_gets_it_by_environment_only(env) -> None:
         assert b"VLLM_API_KEY=sk-test-SECRET" in environ
     finally:
         subprocess.run([sys.executable, "-m", "deploykit", "down", "tiny"], env=env, cwd=REPO, capture_output=True)
+
+
+def test_check_gives_a_verdict_on_any_endpoint(env) -> None:
+    port = free_port()
+    r = up(env, "serve", "--port", str(port), "--detach")
+    assert r.returncode == 0, r.stderr
+    try:
+        check = subprocess.run([sys.executable, "-m", "deploykit", "check", f"http://127.0.0.1:{port}", "-f",
+                                "json"], env=env, cwd=REPO, capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+        v = json.loads(check.stdout)
+        assert v["healthy"] and v["completion_tokens"] == 5 and v["ttft_ms"] is not None and v["health"] == "200"
+        bad = subprocess.run([sys.executable, "-m", "deploykit", "check", f"http://127.0.0.1:{port}/v1", "--model",
+                              "other"], env=env, cwd=REPO, capture_output=True, text=True)
+        assert bad.returncode == 1 and "not among the served models" in bad.stdout
+    finally:
+        subprocess.run([sys.executable, "-m", "deploykit", "down", "tiny"], env=env, cwd=REPO, capture_output=True)
+    dead = subprocess.run([sys.executable, "-m", "deploykit", "check", f"http://127.0.0.1:{port}"], env=env,
+                          cwd=REPO, capture_output=True, text=True)
+    assert dead.returncode == 1 and "unhealthy" in dead.stdout

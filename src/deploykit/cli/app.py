@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 
 from deploykit import __version__
+from deploykit.cli import check as check_cmd
 from deploykit.cli import detect as detect_cmd
 from deploykit.cli import models as models_cmd
 from deploykit.cli import plan as plan_cmd
@@ -48,6 +49,7 @@ app.command("up")(up_cmd.up)
 app.command("ps")(up_cmd.ps)
 app.command("logs")(up_cmd.logs)
 app.command("down")(up_cmd.down)
+app.command("check")(check_cmd.check)
 
 
 def _wants_json(argv: list[str]) -> bool:

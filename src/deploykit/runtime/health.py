@@ -4,6 +4,7 @@ completion tokens (llama-cpp-python's fallback chat format does that) is not rea
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -116,3 +117,79 @@ def wait_ready(base_url: str, served_name: str, *, api_key: str | None, timeout_
                 r.seconds = time.monotonic() - started
                 return r
             time.sleep(interval_s)
+
+
+@dataclass
+class Verdict:
+    """`deploykit check URL`: one look at any OpenAI-compatible endpoint."""
+
+    url: str
+    healthy: bool = False
+    health: str = "not checked"  # "200", "no /health route", or the problem
+    models: list[str] = field(default_factory=list)
+    model: str = ""
+    completion_tokens: int = 0
+    completion_text: str = ""
+    ttft_ms: float | None = None
+    e2e_ms: float | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def _first_token_ms(client: httpx.Client, base_url: str, model: str, api_key: str | None) -> float | None:
+    """Time to the first content delta of a streamed chat completion (None when the endpoint streams nothing)."""
+    started = time.perf_counter()
+    body = {"model": model, "messages": [{"role": "user", "content": SMOKE_PROMPT}], "max_tokens": 8,
+            "temperature": 0, "stream": True}
+    with client.stream("POST", f"{base_url}/chat/completions", json=body, headers=_headers(api_key)) as resp:
+        if resp.status_code != 200:
+            return None
+        for line in resp.iter_lines():
+            if not line.startswith("data:") or line.strip() == "data: [DONE]":
+                continue
+            try:
+                delta = (json.loads(line[5:])["choices"] or [{}])[0].get("delta") or {}
+            except (ValueError, KeyError, IndexError):
+                continue
+            if delta.get("content") or delta.get("reasoning_content"):
+                return (time.perf_counter() - started) * 1000
+    return None
+
+
+def check_endpoint(url: str, *, api_key: str | None, model: str | None, timeout_s: float) -> Verdict:
+    base = url.rstrip("/")
+    base = base if base.endswith("/v1") else f"{base}/v1"
+    v = Verdict(base)
+    with httpx.Client(timeout=httpx.Timeout(timeout_s, connect=min(5.0, timeout_s))) as client:
+        try:
+            health = client.get(f"{base.removesuffix('/v1')}/health")
+            v.health = "200" if health.status_code == 200 else "no /health route" if health.status_code == 404 \
+                else f"/health answered {health.status_code}"
+            if health.status_code not in (200, 404):
+                v.problems.append(v.health)
+            models = client.get(f"{base}/models", headers=_headers(api_key))
+            if models.status_code != 200:
+                v.problems.append(f"/v1/models answered {models.status_code}: {models.text[:200]}")
+                return v
+            v.models = [m.get("id", "") for m in models.json().get("data", [])]
+            v.model = model or (v.models[0] if v.models else "")
+            if not v.model:
+                v.problems.append("/v1/models lists no model")
+                return v
+            if model and model not in v.models:
+                v.problems.append(f"{model} is not among the served models {v.models}")
+            started = time.perf_counter()
+            tokens, text, _, why = smoke_completion(client, base, v.model, api_key)
+            v.e2e_ms = (time.perf_counter() - started) * 1000
+            v.completion_tokens, v.completion_text = tokens, text
+            if tokens <= 0:
+                v.problems.append(why or "the smoke completion returned no tokens")
+                return v
+            v.ttft_ms = _first_token_ms(client, base, v.model, api_key)
+            if v.ttft_ms is None:
+                v.problems.append("streaming returned no content (time to first token unknown)")
+        except httpx.HTTPError as exc:
+            v.problems.append(f"{type(exc).__name__}: {exc}")
+        except ValueError as exc:
+            v.problems.append(f"unexpected answer: {exc}")
+    v.healthy = not v.problems
+    return v
