@@ -81,6 +81,10 @@ class EngineFailedError(DeploykitError):
         self.log_tail = log_tail or []
 
 
+class DiskSpaceError(DeploykitError):
+    """Not enough free disk space for a download."""
+
+
 class NotReadyError(DeploykitError):
     """The engine did not prove it serves (health, model list, smoke completion) before the timeout."""
 
@@ -106,6 +110,7 @@ ERROR_TABLE: list[tuple[type[BaseException], ErrorKind]] = [
     (RuntimeUnavailableError, ErrorKind(8, "runtime unavailable")),
     (EngineFailedError, ErrorKind(9, "engine failed")),
     (NotReadyError, ErrorKind(10, "not ready")),
+    (DiskSpaceError, ErrorKind(11, "disk space")),
     (DeploykitError, ErrorKind(1, "error")),
     (KeyboardInterrupt, ErrorKind(130, "interrupted")),
 ]

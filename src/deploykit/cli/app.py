@@ -16,6 +16,7 @@ from deploykit.cli import detect as detect_cmd
 from deploykit.cli import models as models_cmd
 from deploykit.cli import plan as plan_cmd
 from deploykit.cli import profiles as profiles_cmd
+from deploykit.cli import pull as pull_cmd
 from deploykit.cli import render as render_cmd
 from deploykit.cli import up as up_cmd
 from deploykit.cli.output import stderr
@@ -50,6 +51,7 @@ app.command("ps")(up_cmd.ps)
 app.command("logs")(up_cmd.logs)
 app.command("down")(up_cmd.down)
 app.command("check")(check_cmd.check)
+app.command("pull")(pull_cmd.pull)
 
 
 def _wants_json(argv: list[str]) -> bool:

@@ -1,0 +1,174 @@
+"""A stand-in OpenAI-compatible server for the load generator's tests: GET /v1/models and /health, and streaming
+POST /v1/chat/completions and /v1/completions shaped like vLLM's and OpenAI's (chunked HTTP/1.1 with keep-alive,
+SSE `data:` events, a role-only first chat delta with "content": "", `"usage": null` in every chunk when
+stream_options.include_usage is set, then a finish chunk, a usage chunk with empty choices, and `data: [DONE]`).
+
+Knobs: a delay before the first token and one per token, tokens per delta (a server that packs several tokens in
+one event), whether usage is sent, every k-th request answering 500, an error event instead of tokens, a required
+API key. It records each request body and the most requests it had in flight at once."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Behaviour:
+    tokens: int = 8  # generated per request (capped by max_tokens)
+    first_token_delay_s: float = 0.0  # "prefill"
+    token_delay_s: float = 0.0  # between deltas, per token in them
+    tokens_per_delta: int = 1
+    include_usage: bool = True  # honour stream_options.include_usage
+    fail_every: int = 0  # every k-th request (the k-th, 2k-th, ...) answers 500
+    error_event: bool = False  # stream an error event and no tokens
+    api_key: str | None = None
+    models: tuple[str, ...] = ("standin/tiny-model", "standin/other")
+
+
+class OpenAIStandIn:
+    def __init__(self, behaviour: Behaviour | None = None) -> None:
+        self.behaviour = behaviour or Behaviour()
+        self.bodies: list[dict] = []
+        self.headers: list[dict[str, str]] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.posts = 0
+        self._lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def __enter__(self) -> OpenAIStandIn:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _handler(self):
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def _json(self, code: int, body: object) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _authorized(self) -> bool:
+                key = standin.behaviour.api_key
+                if key and self.headers.get("Authorization") != f"Bearer {key}":
+                    self._json(401, {"error": {"message": "Unauthorized", "type": "invalid_request_error"}})
+                    return False
+                return True
+
+            def do_GET(self) -> None:
+                if self.path == "/health":
+                    self._json(200, {})
+                elif self.path == "/v1/models":
+                    if self._authorized():
+                        self._json(200, {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "x"}
+                                                                    for m in standin.behaviour.models]})
+                else:
+                    self._json(404, {"detail": "Not Found"})
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.path not in ("/v1/chat/completions", "/v1/completions"):
+                    self._json(404, {"detail": "Not Found"})
+                    return
+                if not self._authorized():
+                    return
+                body = json.loads(raw)
+                b = standin.behaviour
+                with standin._lock:
+                    standin.bodies.append(body)
+                    standin.headers.append(dict(self.headers))
+                    standin.posts += 1
+                    number = standin.posts
+                    standin.in_flight += 1
+                    standin.max_in_flight = max(standin.max_in_flight, standin.in_flight)
+                try:
+                    if b.fail_every and number % b.fail_every == 0:
+                        self._json(500, {"error": {"message": f"stand-in failure on request {number}",
+                                                   "type": "InternalServerError", "code": 500}})
+                        return
+                    self._stream(body, chat=self.path.endswith("chat/completions"))
+                finally:
+                    with standin._lock:
+                        standin.in_flight -= 1
+
+            def _send(self, payload: str) -> None:
+                data = payload.encode()
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+
+            def _event(self, obj: object) -> None:
+                self._send("data: " + json.dumps(obj) + "\n\n")
+
+            def _stream(self, body: dict, chat: bool) -> None:
+                b = standin.behaviour
+                usage_wanted = b.include_usage and (body.get("stream_options") or {}).get("include_usage")
+                extra = {"usage": None} if usage_wanted else {}
+                n = min(b.tokens, int(body.get("max_tokens") or b.tokens))
+                prompt = body["messages"][-1]["content"] if chat else body["prompt"]
+                kind = "chat.completion.chunk" if chat else "text_completion"
+                base = {"id": "cmpl-standin", "object": kind, "created": int(time.time()), "model": body["model"]}
+
+                def choice(text: str | None, finish: str | None = None, role: bool = False) -> dict:
+                    if chat:
+                        delta = {} if text is None else {"content": text}
+                        if role:
+                            delta = {"role": "assistant", "content": ""}
+                        return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+                    return {"index": 0, "text": text or "", "logprobs": None, "finish_reason": finish}
+
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                if chat:
+                    self._event({**base, "choices": [choice(None, role=True)], **extra})
+                if b.error_event:
+                    self._event({"error": {"message": "stand-in engine error", "type": "BadRequestError",
+                                           "code": 400}})
+                else:
+                    time.sleep(b.first_token_delay_s)
+                    sent = 0
+                    while sent < n:
+                        k = min(b.tokens_per_delta, n - sent)
+                        if sent:
+                            time.sleep(b.token_delay_s * k)
+                        self._event({**base, "choices": [choice("".join(f" tok{sent + i}" for i in range(k)))],
+                                     **extra})
+                        sent += k
+                    self._event({**base, "choices": [choice(None if chat else "", finish="length")], **extra})
+                    if usage_wanted:
+                        prompt_tokens = max(1, len(prompt) // 4)
+                        self._event({**base, "choices": [], "usage": {
+                            "prompt_tokens": prompt_tokens, "completion_tokens": n,
+                            "total_tokens": prompt_tokens + n}})
+                self._send("data: [DONE]\n\n")
+                self.wfile.write(b"0\r\n\r\n")
+
+        return Handler
