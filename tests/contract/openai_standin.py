@@ -115,6 +115,8 @@ class OpenAIStandIn:
                                                    "type": "InternalServerError", "code": 500}})
                         return
                     self._stream(body, chat=self.path.endswith("chat/completions"))
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout test)
+                    self.close_connection = True
                 finally:
                     with standin._lock:
                         standin.in_flight -= 1

@@ -11,10 +11,10 @@ level's bound (a number of requests, a duration, or whichever comes first) is re
   server packs several tokens in one delta. The ITL percentiles use the real gaps between deltas for requests whose
   deltas are one token each, and that request's mean for the others.
 
-Cost per request is kept small so that the generator is not what is measured: one shared ``httpx.AsyncClient``
-whose pool is sized to the largest level, request bodies assembled from pre-encoded bytes, and per network read
-only a timestamp, a split on newlines and one C-level regex search per SSE line (JSON is parsed once, for the usage
-chunk). ``benchmarks/bench_loadgen.py`` measures what it sustains.
+Cost per request is kept small so that the generator is not what is measured: each worker owns a keep-alive
+connection (see :func:`_clients`), request bodies are assembled from pre-encoded bytes, and per network read there
+is only a timestamp, a split on newlines and one C-level regex search per SSE line (JSON is parsed once, for the
+usage chunk). ``benchmarks/bench_loadgen.py`` measures what it sustains.
 """
 
 from __future__ import annotations
@@ -518,8 +518,8 @@ async def resolve_model(client: httpx.AsyncClient, base_url: str, model: str | N
     return ids[0]
 
 
-async def _run_level(client: httpx.AsyncClient, cfg: BenchConfig, url: str, bodies: _Bodies, concurrency: int,
-                     position: int, on_progress: Callable[[Progress], None] | None) -> LevelResult:
+async def _run_level(clients: list[httpx.AsyncClient], cfg: BenchConfig, url: str, bodies: _Bodies,
+                     concurrency: int, position: int, on_progress: Callable[[Progress], None] | None) -> LevelResult:
     samples: list[Sample] = []
     perf = time.perf_counter
     t0 = perf()
@@ -532,7 +532,7 @@ async def _run_level(client: httpx.AsyncClient, cfg: BenchConfig, url: str, bodi
             on_progress(Progress(concurrency, position, len(cfg.concurrency), len(samples), counters["errors"],
                                  perf() - t0, cfg.requests, cfg.seconds, finished))
 
-    async def worker() -> None:
+    async def worker(client: httpx.AsyncClient) -> None:
         while True:
             start = perf()
             index = counters["next"]
@@ -551,28 +551,53 @@ async def _run_level(client: httpx.AsyncClient, cfg: BenchConfig, url: str, bodi
                     report()
 
     report()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker(clients[i]) for i in range(concurrency)))
     wall = perf() - t0
     report(finished=True)
     samples.sort(key=lambda s: s.index)
     return LevelResult(summarize(concurrency, samples, wall), samples)
 
 
-async def run_async(cfg: BenchConfig, on_progress: Callable[[Progress], None] | None = None,
-                    transport: httpx.AsyncBaseTransport | None = None) -> BenchResult:
-    cfg.validate()
-    base = normalize_base_url(cfg.base_url)
-    most = max(cfg.concurrency)
-    limits = httpx.Limits(max_connections=most, max_keepalive_connections=most)
+def _no_sniffio_search() -> None:
+    """httpcore (1.0.x) runs `import sniffio` each time it sets up a lock, i.e. several times per request. anyio 4.x
+    no longer installs sniffio, and a failed import is not cached: each attempt searches sys.path again (~0.3 ms,
+    measured: it tripled the generator's CPU per request). Where sniffio is absent, record that once
+    (``sys.modules[name] = None`` makes the import fail at once); httpcore then assumes asyncio, as it did."""
+    if "sniffio" in sys.modules:
+        return
+    try:
+        import sniffio  # noqa: F401
+    except ImportError:
+        sys.modules["sniffio"] = None  # type: ignore[assignment]
+
+
+def _clients(cfg: BenchConfig, count: int) -> list[httpx.AsyncClient]:
+    """One single-connection client per worker, all sharing one TLS context and the same headers and timeouts.
+
+    Not one client with a pool of N: httpcore's pool rescans every connection (and, for each, the count of idle
+    ones) on each request and each release, O(N^2) work per request that cost ~2 ms of CPU per request at N = 64
+    (benchmarks/bench_loadgen.py); a worker owning its connection is the same closed loop at O(1)."""
+    tls = httpx.create_ssl_context()
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     timeout = httpx.Timeout(cfg.timeout_s, connect=min(cfg.timeout_s, 30.0), pool=None)
-    async with httpx.AsyncClient(headers=_headers(cfg.api_key), limits=limits, timeout=timeout,
-                                 transport=transport) as client:
-        model = await resolve_model(client, base, cfg.model, cfg.timeout_s)
+    headers = _headers(cfg.api_key)
+    return [httpx.AsyncClient(headers=headers, limits=limits, timeout=timeout, verify=tls) for _ in range(count)]
+
+
+async def run_async(cfg: BenchConfig, on_progress: Callable[[Progress], None] | None = None) -> BenchResult:
+    cfg.validate()
+    _no_sniffio_search()
+    base = normalize_base_url(cfg.base_url)
+    clients = _clients(cfg, max(cfg.concurrency))
+    try:
+        model = await resolve_model(clients[0], base, cfg.model, cfg.timeout_s)
         bodies = _Bodies(cfg, model)
         url = f"{base}/{ENDPOINTS[cfg.endpoint]}"
         levels = []
         for position, concurrency in enumerate(cfg.concurrency):
-            levels.append(await _run_level(client, cfg, url, bodies, concurrency, position, on_progress))
+            levels.append(await _run_level(clients, cfg, url, bodies, concurrency, position, on_progress))
+    finally:
+        await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
     return BenchResult(
         base_url=base, model=model, endpoint=cfg.endpoint, max_tokens=cfg.max_tokens,
         prompt_source="synthetic" if cfg.prompts is None else f"file ({len(cfg.prompts)} prompts)",

@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from deploykit import __version__
 from deploykit.cli import check as check_cmd
+from deploykit.cli import cost as cost_cmd
 from deploykit.cli import detect as detect_cmd
 from deploykit.cli import models as models_cmd
 from deploykit.cli import plan as plan_cmd
@@ -45,6 +46,7 @@ app.command("detect")(detect_cmd.detect)
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(profiles_cmd.app, name="profiles")
 app.command("plan")(plan_cmd.plan)
+app.command("cost")(cost_cmd.cost)
 app.command("render")(render_cmd.render)
 app.command("up")(up_cmd.up)
 app.command("ps")(up_cmd.ps)

@@ -73,6 +73,11 @@ def plan(
         emit_json(result)
     else:
         print_plan(result)
+        if result.fits:
+            from deploykit.planning.cost import one_line_summary
+            line = one_line_summary(result)
+            if line:
+                hint(line)
     if not result.fits:
         if output:
             warn(f"nothing fits, so {output} was not written")

@@ -22,6 +22,7 @@ from deploykit.rendering import argv as A
 from deploykit.rendering.context import API_KEY_ENV, LOOPBACK, plan_kind
 from deploykit.rendering.quoting import dns_label, shell_argv
 from deploykit.runtime import docker, engines, launch, ollama, process, state, weights
+from deploykit.runtime import pull as pulling
 
 
 def up(
@@ -78,6 +79,9 @@ def up(
     if runtime == "ollama":
         _up_ollama(name, model or str(plan_file), plan, ollama_host, timeout, detach, dry_run, format)
         return
+    is_local = bool(model and Path(model).expanduser().exists())
+    if plan.engine == "vllm" and not is_local and not dry_run:
+        _fetch_vllm_weights(plan)
     if runtime == "docker":
         _up_docker(name, model or str(plan_file), model, plan, local_gguf, image, host, port, docker_network,
                    api_key_env, timeout, detach, dry_run, format)
@@ -195,6 +199,14 @@ def _plan(model, plan_file, local_gguf, engine, context, concurrency, quant, kv)
         raise DoesNotFitError(f"{plan.model['name']} does not fit this machine",
                               fix="run deploykit plan for the reasons and the alternatives that fit", plan=plan)
     return plan, spec.family, workload, policy
+
+
+def _fetch_vllm_weights(plan: Plan) -> None:
+    """Pull the checkpoint first (disk check, progress, hashes) so vLLM starts from the cache instead of
+    downloading inside its own start-up, where a full disk or a gated repo is harder to tell."""
+    with stderr.status(f"fetching {A.vllm_model_ref(plan)}...") as status:
+        report = pulling.pull(plan, on_step=lambda msg: status.update(msg))
+    hint(f"weights ready in {report.folder}" + (" (offline cache)" if report.offline else ""))
 
 
 def _command(plan: Plan, model: str | None, local_gguf: Path | None, serve: A.Serve, engine_bin: str | None,
