@@ -40,6 +40,11 @@ def test_up_catalog_name_from_the_hub_cache(deploykit, llamacpp_python: str, gem
     verdict = json.loads(check.stdout)
     assert check.returncode == 0 and verdict["healthy"] and verdict["ttft_ms"] > 0, check.stdout
     assert verdict["health"] == "no /health route"  # llama-cpp-python has none; the model list stands in
+    bench = run("bench", data["base_url"], "--requests", "4", "--concurrency", "1,2", "--max-tokens", "8",
+                "--prompt-tokens", "16", "-f", "json")
+    assert bench.returncode == 0, bench.stderr[-2000:]
+    levels = json.loads(bench.stdout)["levels"]
+    assert [lv["requests_ok"] for lv in levels] == [4, 4] and all(lv["output_tokens_per_s"] > 0 for lv in levels)
     assert run("down", "gemma-3-270m").returncode == 0
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{data['base_url']}/models", timeout=5)

@@ -45,6 +45,11 @@ def test_up_ps_down(deploykit, tiny_llama: Path, vllm_python: str) -> None:
     check = run("check", data["base_url"], "-f", "json")
     verdict = json.loads(check.stdout)
     assert check.returncode == 0 and verdict["healthy"] and verdict["health"] == "200" and verdict["ttft_ms"] > 0
+    bench = run("bench", data["base_url"], "--requests", "8", "--concurrency", "1,4", "--max-tokens", "8",
+                "--prompt-tokens", "16", "-f", "json")
+    assert bench.returncode == 0, bench.stderr[-2000:]
+    levels = json.loads(bench.stdout)["levels"]
+    assert [lv["requests_ok"] for lv in levels] == [8, 8] and levels[0]["ttft_ms"]["p50"] > 0
     down = run("down", "tiny")
     assert down.returncode == 0 and "stopped" in down.stderr
     assert json.loads(run("ps", "-f", "json").stdout) == []

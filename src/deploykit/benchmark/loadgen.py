@@ -212,6 +212,7 @@ class LevelSummary:
     ttft_ms: dict[str, float] | None
     itl_ms: dict[str, float] | None
     e2e_ms: dict[str, float] | None
+    generator_cpu_share: float = 0.0  # this process's CPU time / wall: near 1, the generator itself was the limit
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -276,7 +277,7 @@ def _stats(values: list[float]) -> dict[str, float] | None:
             "p95": round(percentile(values, 95), 3), "p99": round(percentile(values, 99), 3)}
 
 
-def summarize(concurrency: int, samples: list[Sample], wall_s: float) -> LevelSummary:
+def summarize(concurrency: int, samples: list[Sample], wall_s: float, cpu_s: float = 0.0) -> LevelSummary:
     ok = [s for s in samples if s.ok]
     failed = [s for s in samples if not s.ok]
     errors = Counter(s.error_kind for s in failed)
@@ -301,7 +302,8 @@ def summarize(concurrency: int, samples: list[Sample], wall_s: float) -> LevelSu
         decode_tokens_per_s_mean=round(sum(decode) / len(decode), 2) if decode else None,
         prompt_tokens_total=sum(s.prompt_tokens or 0 for s in ok), completion_tokens_total=tokens,
         ttft_ms=_stats([s.ttft_ms for s in ok if s.ttft_ms is not None]), itl_ms=_stats(itl),
-        e2e_ms=_stats([s.e2e_ms for s in ok if s.e2e_ms is not None]))
+        e2e_ms=_stats([s.e2e_ms for s in ok if s.e2e_ms is not None]),
+        generator_cpu_share=round(cpu_s / wall, 3))
 
 
 def csv_text(result: BenchResult) -> str:
@@ -522,6 +524,7 @@ async def _run_level(clients: list[httpx.AsyncClient], cfg: BenchConfig, url: st
                      concurrency: int, position: int, on_progress: Callable[[Progress], None] | None) -> LevelResult:
     samples: list[Sample] = []
     perf = time.perf_counter
+    cpu0 = time.process_time()
     t0 = perf()
     deadline = t0 + cfg.seconds if cfg.seconds is not None else math.inf
     limit = cfg.requests if cfg.requests is not None else sys.maxsize
@@ -553,22 +556,10 @@ async def _run_level(clients: list[httpx.AsyncClient], cfg: BenchConfig, url: st
     report()
     await asyncio.gather(*(worker(clients[i]) for i in range(concurrency)))
     wall = perf() - t0
+    cpu = time.process_time() - cpu0
     report(finished=True)
     samples.sort(key=lambda s: s.index)
-    return LevelResult(summarize(concurrency, samples, wall), samples)
-
-
-def _no_sniffio_search() -> None:
-    """httpcore (1.0.x) runs `import sniffio` each time it sets up a lock, i.e. several times per request. anyio 4.x
-    no longer installs sniffio, and a failed import is not cached: each attempt searches sys.path again (~0.3 ms,
-    measured: it tripled the generator's CPU per request). Where sniffio is absent, record that once
-    (``sys.modules[name] = None`` makes the import fail at once); httpcore then assumes asyncio, as it did."""
-    if "sniffio" in sys.modules:
-        return
-    try:
-        import sniffio  # noqa: F401
-    except ImportError:
-        sys.modules["sniffio"] = None  # type: ignore[assignment]
+    return LevelResult(summarize(concurrency, samples, wall, cpu), samples)
 
 
 def _clients(cfg: BenchConfig, count: int) -> list[httpx.AsyncClient]:
@@ -586,7 +577,6 @@ def _clients(cfg: BenchConfig, count: int) -> list[httpx.AsyncClient]:
 
 async def run_async(cfg: BenchConfig, on_progress: Callable[[Progress], None] | None = None) -> BenchResult:
     cfg.validate()
-    _no_sniffio_search()
     base = normalize_base_url(cfg.base_url)
     clients = _clients(cfg, max(cfg.concurrency))
     try:

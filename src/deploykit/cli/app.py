@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 
 from deploykit import __version__
+from deploykit.cli import bench as bench_cmd
 from deploykit.cli import check as check_cmd
 from deploykit.cli import cost as cost_cmd
 from deploykit.cli import detect as detect_cmd
@@ -53,6 +54,7 @@ app.command("ps")(up_cmd.ps)
 app.command("logs")(up_cmd.logs)
 app.command("down")(up_cmd.down)
 app.command("check")(check_cmd.check)
+app.command("bench")(bench_cmd.bench)
 app.command("pull")(pull_cmd.pull)
 
 

@@ -11,6 +11,8 @@ import typer
 from deploykit.cli.output import Format, emit_json, hint, stderr, stdout, table, warn
 from deploykit.errors import NotReadyError, OutputExistsError
 
+CPU_BOUND_SHARE = 0.9
+
 
 class Endpoint(str, Enum):
     chat = "chat"
@@ -79,6 +81,11 @@ def bench(
     cfg.validate()
 
     result = _run_with_progress(cfg, loadgen)
+    for lv in result.levels:
+        if lv.summary.generator_cpu_share >= CPU_BOUND_SHARE:
+            warn(f"concurrency {lv.summary.concurrency}: the load generator itself used "
+                 f"{100 * lv.summary.generator_cpu_share:.0f} % of a CPU core: its own queueing is in these latencies "
+                 f"and the endpoint may serve more than measured (fewer --concurrency, or run on a faster machine)")
 
     if csv_file is not None:
         atomic.write_text(csv_file, loadgen.csv_text(result))

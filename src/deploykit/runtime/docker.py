@@ -88,8 +88,8 @@ def container_command(plan: Plan, attrs: dict, *, model_in_container: str, port:
         return [model_in_container, *flags]
     if "llama_cpp.server" in ep:  # llama-cpp-python
         return ["--model", model_in_container, "--model_alias", A.served_name(plan), "--n_ctx",
-                str(plan.max_model_len), "--n_gpu_layers", str(plan.gpu_layers or 0), "--host", bind, "--port",
-                str(port)]
+                str(plan.max_model_len), "--n_gpu_layers", str(plan.gpu_layers or 0), "--interrupt_requests",
+                "False", "--host", bind, "--port", str(port)]
     return A.llamacpp_argv(plan, serve, binary="", model_path=model_in_container)[1:]
 
 

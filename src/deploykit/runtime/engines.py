@@ -95,9 +95,12 @@ def llamacpp_command(plan: Plan, gguf: str, serve: A.Serve, *, engine_bin: str |
             fix="build llama.cpp's llama-server, or pip install 'llama-cpp-python[server]' and pass --engine-bin "
                 "/path/to/venv/bin/python")
     # llama-cpp-python: one slot per request, n_ctx is the per-request context
+    # One sequence at a time; by default a new request *interrupts* a streaming one, so concurrent clients would
+    # see cut-off answers: queue them instead.
     argv = [python, "-m", "llama_cpp.server", "--model", gguf, "--model_alias", A.served_name(plan),
             "--n_ctx", str(plan.max_model_len), "--n_gpu_layers", str(plan.gpu_layers or 0),
-            "--host", serve.host, "--port", str(serve.port_for("llamacpp")), *serve.extra_args]
+            "--interrupt_requests", "False", "--host", serve.host, "--port", str(serve.port_for("llamacpp")),
+            *serve.extra_args]
     fmt = CHAT_FORMATS.get(family or "")
     if fmt:
         argv += ["--chat_format", fmt]
