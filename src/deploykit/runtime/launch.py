@@ -167,26 +167,33 @@ def start_native(launch: Launch, *, on_progress: Callable[[health.Readiness, lis
         ready = health.wait_ready(base_url, record.served_name, api_key=api_key, timeout_s=launch.timeout_s,
                                   alive=alive, on_progress=progress)
         text = Path(log_path).read_text(errors="replace") if Path(log_path).exists() else ""
-        if not ready.ready:
-            failure = logs.classify(text)
-            tail = process.tail(log_path, 15) or [f"(the engine wrote nothing to {log_path})"]
-            if ready.stage == "dead" or failure:
-                raise _engine_failed(ready, failure, tail)
-            raise NotReadyError(f"{record.served_name} was not ready after {launch.timeout_s:.0f} s (last stage: "
-                                f"{ready.stage}: {ready.detail})",
-                                fix=f"raise --timeout, or read the log: deploykit logs {launch.name} "
-                                    f"(the engine's last lines: {' | '.join(tail[-3:])})")
-        kv = logs.kv_report(text)
-        record.status, record.ready_seconds = "ready", round(ready.seconds, 1)
-        record.kv_cache_tokens_reported, record.max_concurrency_reported = kv.tokens, kv.max_concurrency
-        state.put(record)
-        record_observation(record, launch.plan)
-        return Started(record, ready, kv)
+        return _conclude(record, launch.plan, ready, text, launch.timeout_s,
+                         process.tail(log_path, 15) or [f"(the engine wrote nothing to {log_path})"])
     except BaseException:
         if proc is not None:
             process.stop(proc.pid, grace_s=10)
         state.remove(launch.name)
         raise
+
+
+def _conclude(record: state.Deployment, plan: Plan, ready: health.Readiness, log_text: str, timeout_s: float,
+              tail: list[str]) -> Started:
+    """Ready: record the engine's own KV figures next to the prediction. Not ready: a classified failure from
+    the log (or a crash), else a timeout; the caller cleans up."""
+    if not ready.ready:
+        failure = logs.classify(log_text)
+        if ready.stage == "dead" or failure:
+            raise _engine_failed(ready, failure, tail)
+        raise NotReadyError(f"{record.served_name} was not ready after {timeout_s:.0f} s (last stage: "
+                            f"{ready.stage}: {ready.detail})",
+                            fix=f"raise --timeout, or read the log: deploykit logs {record.name} "
+                                f"(the engine's last lines: {' | '.join(tail[-3:])})")
+    kv = logs.kv_report(log_text)
+    record.status, record.ready_seconds = "ready", round(ready.seconds, 1)
+    record.kv_cache_tokens_reported, record.max_concurrency_reported = kv.tokens, kv.max_concurrency
+    state.put(record)
+    record_observation(record, plan)
+    return Started(record, ready, kv)
 
 
 def _engine_failed(ready: health.Readiness, failure: logs.Failure | None, tail: list[str]) -> EngineFailedError:
@@ -273,19 +280,8 @@ def start_docker(name: str, model: str, plan: Plan, image: str, *, model_path: s
                                   on_progress=(lambda r: on_progress(r, docker.log_text(c, container.id, 3)
                                                                      .splitlines())) if on_progress else None)
         text = docker.log_text(c, container.id)
-        if not ready.ready:
-            failure = logs.classify(text)
-            tail = text.splitlines()[-15:] or ["(the container wrote nothing)"]
-            if ready.stage == "dead" or failure:
-                raise _engine_failed(ready, failure, tail)
-            raise NotReadyError(f"{record.served_name} was not ready after {timeout_s:.0f} s ({ready.stage}: "
-                                f"{ready.detail})", fix=f"raise --timeout, or read: deploykit logs {name}")
-        kv = logs.kv_report(text)
-        record.status, record.ready_seconds = "ready", round(ready.seconds, 1)
-        record.kv_cache_tokens_reported, record.max_concurrency_reported = kv.tokens, kv.max_concurrency
-        state.put(record)
-        record_observation(record, plan)
-        return Started(record, ready, kv)
+        return _conclude(record, plan, ready, text, timeout_s,
+                         text.splitlines()[-15:] or ["(the container wrote nothing)"])
     except BaseException:
         if container is not None:
             docker.remove(c, container.id, grace_s=5)
