@@ -101,6 +101,9 @@ def up(
         return
     if api_env:
         cmd.env[cmd.api_key_var] = os.environ.get(api_env, "")
+    if "llama_cpp.server" in cmd.argv and plan.max_num_seqs > 1:
+        warn(f"llama-cpp-python serves one request at a time: the plan's {plan.max_num_seqs} concurrent sequences "
+             "will queue (llama.cpp's llama-server on PATH, or --engine-bin pointing at it, serves them in parallel)")
     attempts = 1 if no_retry else 2
     for attempt in range(attempts):
         the_launch = launch.Launch(name, model or str(plan_file), plan, cmd, host, serve.port_for(plan.engine),
