@@ -17,7 +17,10 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def image() -> str:
     need_env("DOCKER_HOST", "scripts/test.sh starts dockerd (scripts/engines/dockerd.sh) and sets it")
-    return need_env("DEPLOYKIT_LLAMACPP_IMAGE", "scripts/test.sh builds it with scripts/engines/llamacpp_image.sh")
+    name = need_env("DEPLOYKIT_LLAMACPP_IMAGE", "scripts/test.sh builds it with scripts/engines/llamacpp_image.sh")
+    for ctr in our_containers():  # the daemon's data outlives runs: a crashed earlier run may have left some
+        ctr.remove(force=True)
+    return name
 
 
 def free_port() -> int:
