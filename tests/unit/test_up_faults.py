@@ -76,7 +76,7 @@ def test_engine_that_never_becomes_ready_times_out_and_is_killed(env) -> None:
 
 def test_zero_completion_tokens_is_not_ready(env) -> None:
     port = free_port()
-    r = up(env, "zero_tokens", "--port", str(port), "--timeout", "4")
+    r = up(env, "zero_tokens", "--port", str(port), "--timeout", "10")
     assert r.returncode == 10 and "0 completion tokens" in r.stderr, r.stderr
     assert engines_running(port) == []
 
