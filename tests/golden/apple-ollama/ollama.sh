@@ -14,4 +14,4 @@ launchctl setenv OLLAMA_MAX_LOADED_MODELS 1
 ollama pull gemma3:12b
 ollama create gemma-3-12b -f "$(dirname "$0")/Modelfile"
 curl -fsS "$OLLAMA_HOST/api/generate" -d '{"model": "gemma-3-12b", "keep_alive": -1}' >/dev/null
-echo "ready: ${OLLAMA_HOST}/v1 serves gemma-3-12b"
+echo "ready: ${OLLAMA_HOST}/v1 serves gemma-3-12b; try it: ollama run gemma-3-12b 'Hello'"

@@ -8,4 +8,4 @@ export OLLAMA_HOST=http://127.0.0.1:11434
 ollama pull qwen2.5:7b
 ollama create qwen2.5-7b -f "$(dirname "$0")/Modelfile"
 curl -fsS "$OLLAMA_HOST/api/generate" -d '{"model": "qwen2.5-7b", "keep_alive": -1}' >/dev/null
-echo "ready: ${OLLAMA_HOST}/v1 serves qwen2.5-7b"
+echo "ready: ${OLLAMA_HOST}/v1 serves qwen2.5-7b; try it: ollama run qwen2.5-7b 'Hello'"
