@@ -81,6 +81,9 @@ def _wants_json(argv: list[str]) -> bool:
 
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv == ["--version"]:  # answered without building the CLI
+        print(f"deploykit {__version__}")
+        sys.exit(0)
     debug = "--debug" in argv
     if debug:  # accepted anywhere on the line, not only before the command
         argv = ["--debug", *[a for a in argv if a != "--debug"]]
