@@ -53,14 +53,8 @@ def fetch_hub_config(repo: str, revision: str = "main") -> tuple[dict[str, Any],
         return json.loads(Path(cached).read_text()), cached
     try:
         path = hf_hub_download(repo, "config.json", revision=revision, token=os.environ.get("HF_TOKEN"))
-    except GatedRepoError as exc:
-        raise GatedModelError(
-            f"{repo} is gated: the hub refused access ({_status(exc)})",
-            fix=f"accept the licence at https://huggingface.co/{repo} and export HF_TOKEN=<a token with read access>"
-        ) from exc
-    except RepositoryNotFoundError as exc:
-        raise ModelConfigError(f"no Hugging Face repository '{repo}' (or it is private)",
-                               fix="check the repo id, or export HF_TOKEN for a private repo") from exc
+    except (GatedRepoError, RepositoryNotFoundError) as exc:
+        raise _hub_errors(repo, exc) from exc
     except RevisionNotFoundError as exc:
         raise ModelConfigError(f"{repo} has no revision '{revision}'", fix="use a branch, tag or commit") from exc
     except EntryNotFoundError as exc:

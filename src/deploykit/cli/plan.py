@@ -10,7 +10,7 @@ from deploykit.catalog.loader import get_profile, load_models, load_profiles
 from deploykit.catalog.resolve import resolve_model
 from deploykit.cli.models import filter_models, split_csv
 from deploykit.cli.output import Format, emit_json, hint, stderr, stdout, table, warn
-from deploykit.errors import UsageError
+from deploykit.errors import DoesNotFitError, UsageError
 from deploykit.hardware import inventory, nvml
 from deploykit.planning import lockfile
 from deploykit.planning.box import detected_box, simulated_box
@@ -98,6 +98,20 @@ def _add_observed(p: Plan) -> None:
     if planned and reported < 0.9 * planned:
         p.warnings.append(f"the engine held {reported / planned:.0%} of the predicted KV cache at the last launch "
                           "here: expect fewer concurrent sequences than planned")
+
+
+def fitting_plan(spec, box: Box, workload: Workload, policy: Policy) -> Plan:
+    """The plan for commands that need one that fits (render, up, pull): otherwise DoesNotFitError (exit 3) naming
+    the nearest plans that do."""
+    result = make_plan(spec, box, workload, policy)
+    if not result.fits:
+        hw = result.hardware
+        where = f"{hw['gpus']} x {hw['profile']}" + (f" x {hw['nodes']} nodes" if hw.get("nodes", 1) > 1 else "")
+        nearest = "; ".join(a.change for a in result.alternatives[:3])
+        raise DoesNotFitError(f"{result.model['name']} does not fit {where}",
+                              fix="see deploykit plan for why" + (f"; nearest that fit: {nearest}" if nearest else ""),
+                              plan=result)
+    return result
 
 
 def planning_inputs(profile: str | None, gpus: int, nodes: int, context: int | None, concurrency: int | None,

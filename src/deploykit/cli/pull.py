@@ -10,10 +10,9 @@ import typer
 
 from deploykit.catalog.resolve import resolve_model
 from deploykit.cli.output import Format, emit_json, hint, stderr, stdout
-from deploykit.cli.plan import planning_inputs
-from deploykit.errors import DoesNotFitError, UsageError
+from deploykit.cli.plan import fitting_plan, planning_inputs
+from deploykit.errors import UsageError
 from deploykit.planning import lockfile
-from deploykit.planning.planner import plan as make_plan
 from deploykit.runtime import pull as pulling
 
 
@@ -38,10 +37,7 @@ def pull(
         _, plan = lockfile.read_lock(plan_file)
     else:
         box, workload, policy = planning_inputs(profile, gpus, 1, None, None, engine, quant, "auto", None, None)
-        plan = make_plan(resolve_model(model), box, workload, policy)
-        if not plan.fits:
-            raise DoesNotFitError(f"{plan.model['name']} does not fit, so there is no plan to pull for",
-                                  fix="deploykit plan shows the alternatives", plan=plan)
+        plan = fitting_plan(resolve_model(model), box, workload, policy)
     with stderr.status("asking the hub which files the plan needs...") as status:
         report = pulling.pull(plan, local_dir=local_dir, verify_hashes=not no_hash,
                               on_step=lambda msg: status.update(msg))

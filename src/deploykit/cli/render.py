@@ -12,10 +12,9 @@ import typer
 from deploykit.catalog.loader import get_profile
 from deploykit.catalog.resolve import resolve_model
 from deploykit.cli.output import Format, emit_json, hint, stderr, stdout, table, warn
-from deploykit.cli.plan import planning_inputs
+from deploykit.cli.plan import fitting_plan, planning_inputs
 from deploykit.errors import UsageError
 from deploykit.planning import lockfile
-from deploykit.planning.planner import plan as make_plan
 from deploykit.planning.types import Plan
 from deploykit.rendering import check as checking
 from deploykit.rendering import context as C
@@ -133,14 +132,7 @@ def _load_or_plan(model, plan_file, profile, gpus, nodes, context, concurrency, 
         _, plan = lockfile.read_lock(plan_file)
         return plan
     box, workload, policy = planning_inputs(profile, gpus, nodes, context, concurrency, engine, quant, kv, None, None)
-    plan = make_plan(resolve_model(model), box, workload, policy)
-    if not plan.fits:
-        from deploykit.errors import DoesNotFitError
-        alt = "; ".join(a.change for a in plan.alternatives[:3])
-        raise DoesNotFitError(f"{plan.model['name']} does not fit {plan.hardware['gpus']} x "
-                              f"{plan.hardware['profile']}", fix="see deploykit plan for why" +
-                              (f"; nearest that fit: {alt}" if alt else ""), plan=plan)
-    return plan
+    return fitting_plan(resolve_model(model), box, workload, policy)
 
 
 def _dry_run(ctx: dict, files: list[RenderedFile], output: Path | None, format: Format) -> None:

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from deploykit.catalog.resolve import resolve_model
 from deploykit.cli.output import Format, emit_json, hint, stderr, stdout, table, warn
-from deploykit.cli.plan import planning_inputs
+from deploykit.cli.plan import fitting_plan, planning_inputs
 from deploykit.errors import DeploykitError, EngineFailedError, UsageError
 from deploykit.planning import lockfile
 from deploykit.planning.planner import plan as make_plan
@@ -196,12 +196,7 @@ def _plan(model, plan_file, local_gguf, engine, context, concurrency, quant, kv)
     spec = resolve_model(model)
     if local_gguf is not None:
         policy = policy.model_copy(update={"engine": policy.engine or "llamacpp"})
-    plan = make_plan(spec, box, workload, policy)
-    if not plan.fits:
-        from deploykit.errors import DoesNotFitError
-        raise DoesNotFitError(f"{plan.model['name']} does not fit this machine",
-                              fix="run deploykit plan for the reasons and the alternatives that fit", plan=plan)
-    return plan, spec.family, workload, policy
+    return fitting_plan(spec, box, workload, policy), spec.family, workload, policy
 
 
 def _fetch_vllm_weights(plan: Plan) -> None:
@@ -285,11 +280,11 @@ def _foreground(d: state.Deployment) -> None:
         while launch.is_running(d):
             time.sleep(1)
     except KeyboardInterrupt:
-        _stop(d)
+        launch.stop(d)
         hint(f"stopped {d.name}")
         raise typer.Exit(0) from None
     tail = _log_lines(d, 15)
-    _stop(d)
+    launch.stop(d)
     raise EngineFailedError(f"{d.name} exited on its own", kind="crash", log_tail=tail,
                             fix=f"read the log: {d.log_path or 'docker logs ' + str(d.container_id)}")
 
@@ -301,27 +296,6 @@ def _log_lines(d: state.Deployment, lines: int) -> list[str]:
         except DeploykitError:
             return []
     return process.tail(d.log_path, lines)
-
-
-def _stop(d: state.Deployment) -> bool:
-    """Stop whatever runs the deployment and forget it; True when something was running."""
-    try:
-        if d.runtime == "docker":
-            return docker.remove(docker.client(), d.container_id or "")
-        if d.runtime == "ollama":
-            client = ollama.Ollama(d.host, timeout=10)
-            try:
-                was = launch.is_running(d)
-                client.unload(d.served_name)
-                client.delete(d.served_name)
-                return was
-            finally:
-                client.close()
-        return process.stop(d.pid, started=d.pid_start) if d.pid else False
-    except Exception:  # noqa: BLE001 - an unreachable daemon/server has nothing of ours running
-        return False
-    finally:
-        state.remove(d.name)
 
 
 def ps(format: Format = typer.Option(Format.table, "--format", "-f", help="table or json.")) -> None:
@@ -404,5 +378,5 @@ def down(name: str = typer.Argument(None, help="Deployment name (deploykit ps)."
         raise UsageError("name one deployment or pass --all", fix="deploykit ps lists them")
     targets = list(state.load().values()) if all_ else [_known(name)]
     for d in targets:
-        stopped = _stop(d)
+        stopped = launch.stop(d)
         hint(f"{d.name}: {'stopped' if stopped else 'was not running'}; removed")

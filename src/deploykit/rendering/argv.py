@@ -24,6 +24,16 @@ class Serve:
         return self.port or DEFAULT_PORTS[engine]
 
 
+def base_url(host: str, port: int) -> str:
+    """The OpenAI base URL a client on this machine uses for a server bound to ``host``: a wildcard bind is reached
+    on loopback, an IPv6 address goes in brackets."""
+    if host in ("0.0.0.0", "::"):
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}/v1"
+
+
 def served_name(plan: Plan) -> str:
     return plan.model["name"]
 

@@ -122,8 +122,8 @@ def build(plan: Plan, opts: RenderOptions) -> dict:
         ctx.update(tag=A.ollama_tag(plan), parameters=A.ollama_parameters(plan),
                    ollama_model=served if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}", served) else name,
                    ollama_env=A.ollama_env(plan, serve), ollama_env_container=A.ollama_env(plan, in_container),
-                   ollama_url=f"http://{_url_host(opts.host)}:{port}")
-    ctx["base_url"] = f"http://{_url_host(opts.host)}:{port}/v1"
+                   ollama_url=A.base_url(opts.host, port).removesuffix("/v1"))
+    ctx["base_url"] = A.base_url(opts.host, port)
     return ctx
 
 
@@ -135,12 +135,6 @@ def _leader_script(pod_args: list[str], plan: Plan) -> str:
             f'sys.exit(0 if ray.cluster_resources().get("GPU", 0) >= {need} else 1)')
     return (f"ray start --head --port=6379 && until python3 -c {shell(wait)}; do echo waiting for "
             f"{need} GPUs to join the Ray cluster; sleep 5; done && exec {shell_argv(pod_args)}")
-
-
-def _url_host(host: str) -> str:
-    if host in ("0.0.0.0", "::"):
-        return "127.0.0.1"
-    return f"[{host}]" if ":" in host else host
 
 
 def plan_kind(plan: Plan) -> str:

@@ -29,7 +29,8 @@ class NativeCommand:
     scrub_env: tuple[str, ...] = ()  # inherited variables the engine would take as settings: removed
 
 
-def _python_of_script(script: str) -> str | None:
+def python_of_script(script: str) -> str | None:
+    """The interpreter named by a console script's shebang (how a venv's `vllm` script points at its python)."""
     try:
         first = Path(script).read_text(errors="replace").splitlines()[:1]
     except OSError:
@@ -48,7 +49,7 @@ def vllm_python(engine_bin: str | None) -> str:
             continue
         if Path(c).name.startswith("python") and Path(c).exists():
             return c
-        py = _python_of_script(c)
+        py = python_of_script(c)
         if py:
             return py
     raise RuntimeUnavailableError(

@@ -16,7 +16,7 @@ import httpx
 from deploykit.errors import EngineFailedError, NotReadyError, UsageError
 from deploykit.planning.types import Plan
 from deploykit.rendering import argv as A
-from deploykit.rendering.context import plan_kind
+from deploykit.rendering.context import API_KEY_ENV, plan_kind
 from deploykit.runtime import docker, health, logs, ollama, process, state
 from deploykit.runtime.engines import NativeCommand
 
@@ -55,6 +55,19 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
+def preflight(host: str, port: int, api_key_env: str | None) -> str | None:
+    """Before anything starts: the API key a non-loopback server must require (read from the environment), and a
+    free port. Returns the key (None when none is required)."""
+    api_key = os.environ.get(api_key_env) if api_key_env else None
+    if api_key_env and not api_key:
+        raise UsageError(f"{api_key_env} is not set, and a server bound to {host} must require a key",
+                         fix=f"export {api_key_env}=<a long random key> (clients send it as a Bearer token)")
+    if not port_free(host, port):
+        raise EngineFailedError(f"port {port} on {host} is already in use", kind="port_in_use",
+                                fix="pass --port with a free port, or stop what holds it (ss -ltnp)")
+    return api_key
+
+
 def default_timeout(plan: Plan) -> float:
     """Load time from the plan, doubled, plus start-up slack; at least three minutes."""
     load = plan.estimates.time_to_load_s if plan.estimates else 120
@@ -79,6 +92,26 @@ def is_running(d: state.Deployment) -> bool:
         finally:
             client.close()
     return d.status in ("starting", "ready")
+
+
+def stop(d: state.Deployment) -> bool:
+    """Stop whatever runs a deployment and forget it; True when something was running."""
+    try:
+        if d.runtime == "docker":
+            return docker.remove(docker.client(), d.container_id or "")
+        if d.runtime == "ollama":
+            was = is_running(d)
+            client = ollama.Ollama(d.host, timeout=10)
+            try:
+                client.remove(d.served_name)
+            finally:
+                client.close()
+            return was
+        return process.stop(d.pid, started=d.pid_start) if d.pid else False
+    except Exception:  # noqa: BLE001 - an unreachable daemon/server has nothing of ours running
+        return False
+    finally:
+        state.remove(d.name)
 
 
 def ollama_model_name(plan: Plan, fallback: str) -> str:
@@ -118,8 +151,7 @@ def start_ollama(name: str, model: str, plan: Plan, url: str, timeout_s: float, 
     except BaseException:
         if created:
             try:
-                client.unload(served)
-                client.delete(served)
+                client.remove(served)
             except httpx.HTTPError:
                 pass
         state.remove(name)
@@ -130,15 +162,9 @@ def start_ollama(name: str, model: str, plan: Plan, url: str, timeout_s: float, 
 
 def start_native(launch: Launch, *, on_progress: Callable[[health.Readiness, list[str]], None] | None = None
                  ) -> Started:
-    if not port_free(launch.host, launch.port):
-        raise EngineFailedError(f"port {launch.port} on {launch.host} is already in use", kind="port_in_use",
-                                fix="pass --port with a free port, or stop what holds it (ss -ltnp)")
-    api_key = os.environ.get(launch.api_key_env) if launch.api_key_env else None
-    if launch.api_key_env and not api_key:
-        raise UsageError(f"{launch.api_key_env} is not set, and a server bound to {launch.host} must require a key",
-                         fix=f"export {launch.api_key_env}=<a long random key> (clients send it as a Bearer token)")
+    api_key = preflight(launch.host, launch.port, launch.api_key_env)
     log_path = state.logs_dir() / f"{launch.name}-{int(time.time())}.log"
-    base_url = f"http://{'127.0.0.1' if launch.host in ('0.0.0.0', '::') else launch.host}:{launch.port}/v1"
+    base_url = A.base_url(launch.host, launch.port)
     record = state.Deployment(
         name=launch.name, runtime="native", engine=launch.plan.engine, model=launch.model,
         served_name=A.served_name(launch.plan), host=launch.host, port=launch.port, base_url=base_url,
@@ -230,13 +256,7 @@ def start_docker(name: str, model: str, plan: Plan, image: str, *, model_path: s
     """Run the engine's container and prove it serves; on any failure the container is stopped and removed."""
     c = docker.client()
     attrs = docker.ensure_image(c, image, on_pull)
-    api_key = os.environ.get(api_key_env) if api_key_env else None
-    if api_key_env and not api_key:
-        raise UsageError(f"{api_key_env} is not set, and a server bound to {host} must require a key",
-                         fix=f"export {api_key_env}=<a long random key>")
-    if not port_free(host, port):
-        raise EngineFailedError(f"port {port} on {host} is already in use", kind="port_in_use",
-                                fix="pass --port with a free port, or stop what holds it (ss -ltnp)")
+    api_key = preflight(host, port, api_key_env)
     volumes: dict[str, dict] = {}
     if model_path:  # a local GGUF file or model directory, read-only
         local = Path(model_path)
@@ -253,13 +273,13 @@ def start_docker(name: str, model: str, plan: Plan, image: str, *, model_path: s
     env = {k: os.environ[k] for k in ("HF_TOKEN",) if os.environ.get(k)}
     if api_key_env and api_key:  # under the name the image's engine reads
         reads = "API_KEY" if "llama_cpp.server" in " ".join(docker.entrypoint(attrs)) else \
-            {"vllm": "VLLM_API_KEY", "llamacpp": "LLAMA_API_KEY"}.get(plan.engine, api_key_env)
+            API_KEY_ENV.get(plan.engine) or api_key_env
         env[reads] = api_key
     gpus = plan.gpus_used if plan_kind(plan) == "nvidia" and (plan.engine == "vllm" or plan.gpu_layers) else 0
     spec = docker.ContainerSpec(image=image, command=docker.container_command(
         plan, attrs, model_in_container=inside, port=port, bind=bind), environment=env, volumes=volumes,
         gpus=gpus, network_host=network_host, port=port, host=host, ipc_host=plan.engine == "vllm")
-    base_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/v1"
+    base_url = A.base_url(host, port)
     record = state.Deployment(
         name=name, runtime="docker", engine=plan.engine, model=model, served_name=A.served_name(plan), host=host,
         port=port, base_url=base_url, api_key_env=api_key_env, argv=[image, *spec.command],

@@ -108,3 +108,8 @@ class Ollama:
 
     def delete(self, name: str) -> None:
         self.client.request("DELETE", "/api/delete", json={"model": name})
+
+    def remove(self, name: str) -> None:
+        """Unload a model deploykit created and delete it (the weights it was created from stay)."""
+        self.unload(name)
+        self.delete(name)

@@ -209,12 +209,9 @@ def find_vllm_python(explicit: Path | None) -> str | None:
     PATH (its console script's shebang)."""
     if explicit:
         return str(explicit)
+    from deploykit.runtime.engines import python_of_script
     script = shutil.which("vllm")
-    if script:
-        first = Path(script).read_text(errors="replace").splitlines()[:1]
-        if first and first[0].startswith("#!") and "python" in first[0]:
-            return first[0][2:].strip().split()[0]
-    return None
+    return python_of_script(script) if script else None
 
 
 @dataclass
