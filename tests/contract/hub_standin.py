@@ -7,10 +7,9 @@ support, and errors carried by X-Error-Code (GatedRepo, RepoNotFound) with X-Err
 from __future__ import annotations
 
 import hashlib
-import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from standin_http import JSONHandler, ThreadedServer
 
 COMMIT = "1" * 40
 
@@ -23,39 +22,27 @@ class HubStandIn:
         self.cut_once = set(cut_once)  # files whose first download is cut off half-way (to test resuming)
         self.ranges: list[str] = []
         self.downloads: list[str] = []
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.http = ThreadedServer(self._handler())
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return f"{self.http.root}"
 
     def __enter__(self) -> HubStandIn:
-        self.thread.start()
+        self.http.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.http.__exit__(*exc)
 
     def _handler(self):
         hub = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JSONHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, *args) -> None:
-                pass
-
             def _error(self, code: int, error_code: str, message: str) -> None:
-                body = json.dumps({"error": message}).encode()
-                self.send_response(code)
-                self.send_header("X-Error-Code", error_code)
-                self.send_header("X-Error-Message", message)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self._json(code, {"error": message}, {"X-Error-Code": error_code, "X-Error-Message": message})
 
             def _repo(self, repo: str) -> dict[str, bytes] | None:
                 if repo not in hub.repos:
@@ -86,13 +73,8 @@ class HubStandIn:
                                              "size": hub.listed_sizes.get(n, len(d)),
                                              "pointerSize": 134}} if n.endswith((".safetensors", ".gguf")) else {})}
                                 for n, d in files.items()]
-                    data = json.dumps({"id": m.group(1), "modelId": m.group(1), "sha": COMMIT, "private": False,
-                                       "siblings": siblings}).encode()
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data if body else b"")
+                    self._json(200, {"id": m.group(1), "modelId": m.group(1), "sha": COMMIT, "private": False,
+                                     "siblings": siblings}, send_body=body)
                     return
                 m = re.match(r"^/api/models/([^/]+/[^/]+)/tree/[^/]+$", path)
                 if m:  # the repo's file tree (HfApi.list_repo_tree), what snapshot_download filters
@@ -104,12 +86,7 @@ class HubStandIn:
                              **({"lfs": {"oid": hashlib.sha256(d).hexdigest(), "size": len(d),
                                          "pointerSize": 134}} if n.endswith((".safetensors", ".gguf")) else {})}
                             for n, d in files.items()]
-                    data = json.dumps(tree).encode()
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data if body else b"")
+                    self._json(200, tree, send_body=body)
                     return
                 m = re.match(r"^/([^/]+/[^/]+)/resolve/[^/]+/(.+)$", path)
                 if not m:

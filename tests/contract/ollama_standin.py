@@ -6,9 +6,9 @@ and answers, streamed pull progress, errors as {"error": "..."}, and the documen
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from standin_http import JSONHandler, ThreadedServer
 
 INT_PARAMS = {"num_keep", "seed", "num_predict", "top_k", "repeat_last_n", "num_ctx", "num_batch", "num_gpu",
               "num_thread", "draft_num_predict", "main_gpu"}
@@ -26,36 +26,23 @@ class StandIn:
         self.created: dict[str, dict] = {}  # name -> {"from", "parameters"}
         self.loaded: dict[str, object] = {}  # name -> keep_alive
         self.calls: list[tuple[str, str, dict]] = []
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.http = ThreadedServer(self._handler())
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return f"{self.http.root}"
 
     def __enter__(self) -> StandIn:
-        self.thread.start()
+        self.http.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.http.__exit__(*exc)
 
     def _handler(self):
         standin = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
-            def _json(self, code: int, body: object) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JSONHandler):
             def _body(self) -> dict:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 return json.loads(raw) if raw else {}
