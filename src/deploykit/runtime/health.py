@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 import httpx
 
 SMOKE_PROMPT = "Say hello."
-STAGES = ("alive", "health", "models", "completion")
 
 
 @dataclass
