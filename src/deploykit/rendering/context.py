@@ -112,6 +112,8 @@ def build(plan: Plan, opts: RenderOptions) -> dict:
                       plan.pipeline_parallel_size),
             replicas=plan.data_parallel_size, pod_args=pod,
             leader_script=_leader_script(pod, plan) if spans else None,
+            # /dev/shm carries NCCL traffic between ranks: lws's vLLM example (docs/examples/vllm/GPU/lws.yaml)
+            # gives a TP=8 pod 15Gi; a single-GPU pod needs little beyond Python's own use
             shm_size_gi=16 if plan.tensor_parallel_size * plan.pipeline_parallel_size > 1 else 2,
             binary=f"{opts.engine_prefix}/vllm/bin/vllm")
     elif engine == "llamacpp":

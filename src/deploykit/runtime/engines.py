@@ -69,6 +69,8 @@ def vllm_command(plan: Plan, model_ref: str, serve: A.Serve, *, engine_bin: str 
     if cpu and plan.memory:
         # No memory profiling on CPU: VLLM_CPU_KVCACHE_SPACE reserves the KV cache up front. Reserve what the planned
         # sequences need (whole GiB, at least 1), not all the RAM the plan could give, on a machine others share.
+        # 10% over the planned sequences' KV bytes: vLLM allocates whole blocks per sequence (the last one partly
+        # empty), and the figure is rounded up to whole GiB anyway
         need = plan.max_num_seqs * plan.memory.kv_bytes_per_sequence_at_max_len * 1.1 / GIB
         space = max(1, min(math.ceil(need), math.floor(plan.memory.per_gpu.kv_cache_gib) or 1))
         env["VLLM_CPU_KVCACHE_SPACE"] = str(space)
