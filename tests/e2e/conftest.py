@@ -10,24 +10,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from needs import need_env, need_tool
 
 REPO = Path(__file__).resolve().parents[2]
-CI = os.environ.get("CI") == "true"
 MODELS = Path(os.environ.get("DEPLOYKIT_MODELS_DIR", Path.home() / ".cache" / "deploykit" / "models"))
-
-
-def need_env(var: str, how: str) -> str:
-    value = os.environ.get(var)
-    if value:
-        return value
-    if CI:
-        pytest.fail(f"{var} is not set: {how}")
-    pytest.skip(f"{var} is not set ({how})")
 
 
 @pytest.fixture(scope="session")
 def vllm_python() -> str:
-    return need_env("DEPLOYKIT_VLLM_PYTHON", "scripts/test.sh builds the vLLM CPU venv and sets it")
+    return need_tool("vllm-python")
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +32,7 @@ def tiny_llama(vllm_python: str) -> Path:
 
 @pytest.fixture(scope="session")
 def llamacpp_python() -> str:
-    return need_env("DEPLOYKIT_LLAMACPP_PYTHON", "scripts/test.sh builds the llama-cpp-python venv and sets it")
+    return need_tool("llamacpp-python")
 
 
 @pytest.fixture(scope="session")

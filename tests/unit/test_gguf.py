@@ -8,6 +8,7 @@ import struct
 from pathlib import Path
 
 import pytest
+from needs import need_env
 
 from deploykit.catalog.gguf import read_metadata, spec_from_gguf
 from deploykit.catalog.resolve import resolve_model
@@ -69,11 +70,7 @@ def test_unknown_file_type_names_the_supported_ones(tmp_path: Path) -> None:
 
 
 def test_the_real_gemma_file() -> None:
-    path = os.environ.get("DEPLOYKIT_GEMMA_GGUF")
-    if not path:
-        if os.environ.get("CI") == "true":
-            pytest.fail("DEPLOYKIT_GEMMA_GGUF is not set: scripts/test.sh assembles the GGUF and sets it")
-        pytest.skip("DEPLOYKIT_GEMMA_GGUF is not set (scripts/engines/gemma_gguf.sh)")
+    path = need_env("DEPLOYKIT_GEMMA_GGUF", "scripts/engines/gemma_gguf.sh assembles the GGUF")
     link = Path(os.environ.get("TMPDIR", "/tmp")) / f"deploykit-test-{os.getpid()}-unknown-name.gguf"
     link.symlink_to(path)
     try:

@@ -3,16 +3,12 @@ for (a check that cannot fail proves nothing)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
+from needs import need_tool
 from render_cases import CASES, case_plan
 
 from deploykit.rendering import check as K
 from deploykit.rendering.render import RenderedFile, render, resolve_targets
-
-CI = os.environ.get("CI") == "true"
 
 
 def rendered(case: str) -> K.Rendered:
@@ -30,13 +26,6 @@ def broken(case: str, path: str, old: str, new: str) -> K.Rendered:
             f = RenderedFile(f.target, f.path, f.content.replace(old, new, 1))
         files.append(f)
     return K.Rendered(r.label, r.model, r.profile, r.engine, files)
-
-
-def require_tool(name: str) -> None:
-    if shutil.which(name) is None:
-        if CI:
-            pytest.fail(f"{name} is missing: scripts/test.sh installs it")
-        pytest.skip(f"{name} is not installed here (CI installs it; see scripts/test.sh)")
 
 
 def problems(r: K.Rendered) -> list[K.Problem]:
@@ -79,20 +68,20 @@ def test_validator_catches(case, path, old, new, validator, needle) -> None:
     ("gemma-3-270m.service", "Restart=on-failure", "Restart=sometimes", "sometimes"),
 ])
 def test_systemd_analyze_catches(path, old, new, needle) -> None:
-    require_tool("systemd-analyze")
+    need_tool("systemd-analyze")
     found = [p for p in problems(broken("cpu-llamacpp", path, old, new)) if p.validator.startswith("systemd")]
     assert any(needle in p.message for p in found), found
 
 
 def test_systemd_drop_in_is_checked_against_ollamas_unit() -> None:
-    require_tool("systemd-analyze")
+    need_tool("systemd-analyze")
     r = broken("rtx4090-ollama", "ollama.service.d/deploykit-qwen2-5-7b.conf", "Environment=", "Enviroment=")
     found = [p for p in problems(r) if p.validator.startswith("systemd")]
     assert any("Enviroment" in p.message for p in found), found
 
 
 def test_promtool_catches_a_bad_interval() -> None:
-    require_tool("promtool")
+    need_tool("promtool")
     found = [p for p in problems(broken("cpu-llamacpp", "prometheus.yml", "scrape_interval: 15s",
                                         "scrape_interval: 15")) if p.validator.startswith("promtool")]
     assert found and "duration" in found[0].message
@@ -110,18 +99,9 @@ def test_missing_required_validator_fails_the_report(monkeypatch) -> None:
     assert {v.status for v in lenient.validators if v.name == "vLLM argument parser"} == {"skipped"}
 
 
-def vllm_python() -> str:
-    python = os.environ.get("DEPLOYKIT_VLLM_PYTHON")
-    if not python:
-        if CI:
-            pytest.fail("DEPLOYKIT_VLLM_PYTHON is not set: scripts/test.sh builds the vLLM CPU venv and sets it")
-        pytest.skip("no vLLM install: run scripts/engines/vllm_cpu.sh and set DEPLOYKIT_VLLM_PYTHON")
-    return python
-
-
 @pytest.mark.engine
 def test_vllm_parser_accepts_every_rendered_vllm_command_and_rejects_renamed_flags() -> None:
-    python = vllm_python()
+    python = need_tool("vllm-python")
     good = K.check([rendered("single-gpu-vllm"), rendered("tp8-vllm-exposed"), rendered("multi-node-lws")],
                    vllm_python=python, require_vllm=True)
     run = next(v for v in good.validators if v.name == "vLLM argument parser")

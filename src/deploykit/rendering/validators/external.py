@@ -9,13 +9,14 @@ import json
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from deploykit import tools
 
 if TYPE_CHECKING:
     from deploykit.rendering.check import Item, Problem, ValidatorRun
@@ -57,10 +58,6 @@ def _done(run: ValidatorRun, problems: list[Problem] | None = None) -> Job:
     return Job(lambda: (run, problems or []))
 
 
-def _tool(env_var: str, name: str) -> str | None:
-    return os.environ.get(env_var) or shutil.which(name)
-
-
 def _write_each(items: list[Item], root: Path, suffix: str) -> list[Path]:
     """Each item's content as ROOT/<index><suffix>: the index maps a validator's message back to its file."""
     root.mkdir(parents=True)
@@ -78,10 +75,10 @@ def systemd(items: list[Item], root: Path, *, require: bool) -> Job:
     name = "systemd-analyze verify"
     if not items:
         return _done(_run(name, "ran", "no units", 0))
-    tool = _tool("DEPLOYKIT_SYSTEMD_ANALYZE", "systemd-analyze")
+    tool = tools.find("systemd-analyze")
     if not tool:
         return _done(_run(name, "missing" if require else "skipped",
-                          "systemd-analyze not found; install Debian's systemd package"))
+                          tools.missing_message("systemd-analyze")))
     unit_dir = root / "etc" / "systemd" / "system"
     unit_dir.mkdir(parents=True)
     names: dict[str, Item] = {}
@@ -149,9 +146,9 @@ def shell_syntax(items: list[Item], root: Path) -> Job:
     name = "sh -n (POSIX shell syntax)"
     if not items:
         return _done(_run(name, "ran", "", 0))
-    sh = shutil.which("dash") or shutil.which("sh")
+    sh = tools.find("sh")
     if not sh:
-        return _done(_run(name, "missing", "no /bin/sh"))
+        return _done(_run(name, "missing", tools.missing_message("sh")))
     paths = _write_each(items, root, ".sh")
     started = time.perf_counter()
     # One shell reads every script with -n (parse, never execute): a syntax error makes it exit non-zero.
@@ -178,10 +175,10 @@ def promtool(items: list[Item], root: Path, *, require: bool) -> Job:
     name = "promtool check config"
     if not items:
         return _done(_run(name, "ran", "", 0))
-    tool = _tool("DEPLOYKIT_PROMTOOL", "promtool")
+    tool = tools.find("promtool")
     if not tool:
         return _done(_run(name, "missing" if require else "skipped",
-                          "promtool not found (Debian package prometheus, or set DEPLOYKIT_PROMTOOL)"))
+                          tools.missing_message("promtool")))
     paths = _write_each(items, root, ".yml")
     started = time.perf_counter()
     proc = subprocess.Popen([tool, "check", "config", "--syntax-only", *map(str, paths)], stdout=subprocess.PIPE,
@@ -207,11 +204,7 @@ def promtool(items: list[Item], root: Path, *, require: bool) -> Job:
 def find_vllm_python(explicit: Path | None) -> str | None:
     """The interpreter of a vLLM install: --vllm-python / DEPLOYKIT_VLLM_PYTHON, else the one behind `vllm` on
     PATH (its console script's shebang)."""
-    if explicit:
-        return str(explicit)
-    from deploykit.runtime.engines import python_of_script
-    script = shutil.which("vllm")
-    return python_of_script(script) if script else None
+    return str(explicit) if explicit else tools.find("vllm-python")
 
 
 @dataclass
