@@ -60,6 +60,10 @@ done < <(env)
 unset_args=()
 for name in "${drop[@]}"; do unset_args+=(-u "$name"); done
 
+# A daemon this run starts (its data root in the scratch folder) is stopped before the folder goes.
+docker_before=0
+if command -v docker >/dev/null 2>&1 && timeout 10 docker info >/dev/null 2>&1; then docker_before=1; fi
+
 log "running .ci/run (PATH=$SYSTEM_PATH, HOME=$CACHE/home); log: $SCRATCH/ci.log"
 start=$SECONDS
 set +e
@@ -73,6 +77,12 @@ set +e
 rc=${PIPESTATUS[0]}
 set -e
 elapsed=$((SECONDS - start))
+if [ "$docker_before" = 0 ] && [ -f /var/run/docker.pid ]; then
+  dpid="$(cat /var/run/docker.pid)"
+  log "stopping the dockerd this run started (pid $dpid)"
+  kill "$dpid" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$dpid" 2>/dev/null || break; sleep 0.2; done
+fi
 log "exit $rc after $((elapsed / 60)) min $((elapsed % 60)) s"
 if [ "$rc" = 0 ] && [ "${DEPLOYKIT_FRESH_CI_KEEP:-0}" != 1 ]; then
   chmod -R u+w "$SCRATCH" 2>/dev/null || true
