@@ -219,3 +219,25 @@ def test_gpt_oss_20b_runs_on_ampere_through_marlin():
     spec = spec_from_config(real("gpt-oss-20b"), repo="openai/gpt-oss-20b", source=SRC)
     p = plan(spec, box("rtx-3090"), Workload(context=8192), Policy(engine="vllm"), with_alternatives=False)
     assert p.fits and p.weights["dtype"] == "mxfp4"  # Ampere: Marlin MXFP4 MoE
+
+
+def test_modelopt_sidecar_file_sizes_a_local_nvfp4_export(tmp_path):
+    # nvidia/Llama-3.3-70B-Instruct-FP4 style export: the quantization lives in hf_quant_config.json
+    d = tmp_path / "llama-fp4"
+    d.mkdir()
+    llama = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 8192,
+             "intermediate_size": 28672, "num_hidden_layers": 80, "num_attention_heads": 64,
+             "num_key_value_heads": 8, "vocab_size": 128256, "max_position_embeddings": 131072,
+             "torch_dtype": "bfloat16"}
+    (d / "config.json").write_text(json.dumps(llama))
+    (d / "hf_quant_config.json").write_text(json.dumps({
+        "producer": {"name": "modelopt", "version": "0.23.0"},
+        "quantization": {"quant_algo": "NVFP4", "kv_cache_quant_algo": "FP8", "group_size": 16,
+                         "exclude_modules": ["lm_head"]}}))
+    spec = resolve_model(str(d))
+    assert (spec.native_dtype, spec.quant_group_size) == ("nvfp4", 16)
+    p = plan(spec, box("b200"), with_alternatives=False)
+    assert p.fits and p.weights["dtype"] == "nvfp4"
+    (d / "hf_quant_config.json").write_text("[]")
+    with pytest.raises(ModelConfigError):
+        resolve_model(str(d))
