@@ -63,9 +63,10 @@ def test_qwen3_next_state_and_kv_split_across_tensor_parallel_ranks():
 
 def test_qwen3_next_parameter_count_matches_the_card():
     counted = count_params(arch("qwen3-next-80b-a3b-instruct"))
-    # card: 80B total, 3B activated (its active figure leaves out both embedding matrices, 2 x 151,936 x 2,048)
-    assert counted.total / 1e9 == pytest.approx(80, rel=0.02)
-    assert (counted.active - 2 * 151_936 * 2048) / 1e9 == pytest.approx(3.0, rel=0.05)
+    # card: 80B total, 3B activated (its active figure leaves out both embedding matrices, 2 x 151,936 x 2,048);
+    # the catalog's tolerances (test_catalog): 5% on the total, 10% on the active count
+    assert counted.total / 1e9 == pytest.approx(80, rel=0.05)
+    assert (counted.active - 2 * 151_936 * 2048) / 1e9 == pytest.approx(3.0, rel=0.10)
 
 
 # ---------------------------------------------------------------------------------- Granite 4.0 hybrid (Mamba2)

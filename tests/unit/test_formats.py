@@ -241,3 +241,19 @@ def test_modelopt_sidecar_file_sizes_a_local_nvfp4_export(tmp_path):
     (d / "hf_quant_config.json").write_text("[]")
     with pytest.raises(ModelConfigError):
         resolve_model(str(d))
+
+
+@pytest.mark.parametrize("name,fixture", [
+    ("gpt-oss-120b", "gpt-oss-120b"), ("gpt-oss-20b", "gpt-oss-20b"),
+    ("qwen3-next-80b-a3b-instruct", "qwen3-next-80b-a3b-instruct"), ("kimi-k2-thinking", "kimi-k2-thinking"),
+    ("deepseek-v3.2", "deepseek-v3.2"),
+])
+def test_catalog_entries_match_their_config_json(name, fixture):
+    """The catalog's figures for the issue-12 models are what the reader derives from the real config.json, and the
+    official checkpoint's format and quantized layers are what its quantization_config says."""
+    from deploykit.catalog.loader import get_model
+    entry = get_model(name)
+    derived = spec_from_config(real(fixture), repo=entry.hf_repo, source=SRC)
+    assert derived.architecture.model_dump(exclude={"source"}) == entry.architecture.model_dump(exclude={"source"})
+    assert (derived.native_dtype, derived.quantized_layers or "linear", derived.quant_group_size) == (
+        entry.native_dtype, entry.quantized_layers or "linear", entry.quant_group_size)

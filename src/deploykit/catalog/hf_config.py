@@ -85,10 +85,11 @@ def _moe(c: dict[str, Any], num_layers: int) -> MoE | None:
     step = c.get("interleave_moe_layer_step") or c.get("decoder_sparse_step") or 1
     moe_layers = len([i for i in range(first_dense, num_layers) if (i + 1) % step == 0])
     shared = c.get("n_shared_experts")
+    # Qwen2-MoE / Qwen3-Next: one shared expert of shared_expert_intermediate_size (0 or absent: none).
+    shared_size = c.get("shared_expert_intermediate_size") or None
     if shared is None:
-        shared = 1 if c.get("model_type") == "llama4_text" else 0
+        shared = 1 if c.get("model_type") == "llama4_text" or shared_size else 0
     # transformers' Llama4TextMoe builds its shared expert at intermediate_size (the expert size), not _mlp.
-    shared_size = None
     return MoE(num_experts=experts, experts_per_token=c.get("num_experts_per_tok", 1), shared_experts=shared,
                expert_intermediate_size=expert_size, shared_intermediate_size=shared_size or None,
                moe_layers=max(moe_layers, 1))
