@@ -94,11 +94,13 @@ def test_mamba2_hybrid_state_and_kv():
     assert memory.kv_bytes_per_sequence(a, 4096) == 4096 * 4096 + 6 * 269_824 == 18_396_160
 
 
-def test_fp32_state_doubles_the_state_only():
-    a = architecture_from_config(GRANITE_DOC, SRC)
-    a32 = a.model_copy(update={"attention": a.attention.model_copy(update={"state_dtype_bytes": 4.0})})
-    assert memory.state_bytes_per_sequence(a32) == 2 * memory.state_bytes_per_sequence(a)
-    assert memory.full_kv_bytes_per_token(a32) == memory.full_kv_bytes_per_token(a)
+def test_fp32_ssm_state_doubles_the_ssm_part_only():
+    # Nemotron-H / Qwen3.5 configs pin "mamba_ssm_cache_dtype": "float32"; the conv state stays bf16
+    a = architecture_from_config({**GRANITE_DOC, "mamba_ssm_cache_dtype": "float32"}, SRC)
+    assert a.attention.state_dtype_bytes == 4.0
+    # 3,840 conv values x 2 + 131,072 SSM values x 4 = 7,680 + 524,288 = 531,968 bytes per layer
+    assert memory.state_bytes_per_layer(a) == 531_968
+    assert memory.full_kv_bytes_per_token(a) == 4096
 
 
 def test_hybrid_needs_its_state_figures():
@@ -134,3 +136,49 @@ def test_deepseek_v32_indexer_parameters_are_counted():
         kind="mla", kv_lora_rank=512, qk_rope_head_dim=64, qk_nope_head_dim=128, v_head_dim=128, q_lora_rank=1536)}))
     # per layer: wq_b 1,536 x 64 x 128 + wk 7,168 x 128 + weights_proj 7,168 x 64 = 12,582,912 + 917,504 + 458,752
     assert with_indexer.attention - plain.attention == 61 * (12_582_912 + 917_504 + 458_752)
+
+
+# ----------------------------------------------------------------------------------------------- Nemotron-H (Mamba2)
+# nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B's layer pattern and mixer fields as copied in a public test (only the fields
+# a KV formula uses: hybrid_override_pattern, heads, head_dim, hidden, mamba_*, n_groups, ssm_state_size,
+# conv_kernel, mamba_ssm_cache_dtype float32). The MoE sizes and vocabulary below are placeholders so the config
+# parses; no parameter count is checked against them.
+NEMOTRON_3_NANO = {
+    "architectures": ["NemotronHForCausalLM"], "model_type": "nemotron_h",
+    "hybrid_override_pattern": "MEMEM*EMEMEM*EMEMEM*EMEMEM*EMEMEM*EMEMEMEM*EMEMEMEME",
+    "num_attention_heads": 32, "num_key_value_heads": 2, "head_dim": 128, "hidden_size": 2688,
+    "mamba_num_heads": 64, "mamba_head_dim": 64, "ssm_state_size": 128, "n_groups": 8, "conv_kernel": 4,
+    "mamba_ssm_cache_dtype": "float32",
+    "num_hidden_layers": 52, "vocab_size": 1000, "intermediate_size": 1024, "n_routed_experts": 8,
+    "num_experts_per_tok": 2, "moe_intermediate_size": 256, "mlp_hidden_act": "relu2",
+}
+
+
+def test_nemotron_h_pattern_gives_the_layer_mix():
+    a = architecture_from_config(NEMOTRON_3_NANO, SRC)
+    at = a.attention
+    pattern = NEMOTRON_3_NANO["hybrid_override_pattern"]
+    assert len(pattern) == 52 and (pattern.count("*"), pattern.count("M"), pattern.count("E")) == (6, 23, 23)
+    assert (at.kind, at.state_kind, at.attention_layers, at.state_layers) == ("hybrid", "mamba2", 6, 23)
+    assert a.moe.moe_layers == 23 and a.ffn_layers == 0 and a.ffn_gated is False
+    # KV: 6 layers x 2 x 2 KV heads x 128 x 2 bytes = 6,144 bytes per token
+    assert memory.full_kv_bytes_per_token(a) == 6144
+    # state per Mamba layer: conv (4-1) x (64 x 64 + 2 x 8 x 128) = 3 x 6,144 = 18,432 values x 2 bytes = 36,864;
+    # SSM 64 x 64 x 128 = 524,288 values x 4 bytes (float32) = 2,097,152; per layer 2,134,016; x 23 = 49,082,368
+    assert memory.state_bytes_per_layer(a) == 2_134_016
+    assert memory.state_bytes_per_sequence(a) == 49_082_368
+
+
+def test_ffn_only_layers_carry_the_dense_ffn():
+    # 4 layers "M*--": two dense FFN layers (2 matrices, relu2), one attention, one Mamba2 layer
+    config = {**NEMOTRON_3_NANO, "hybrid_override_pattern": "M*--", "num_hidden_layers": 4, "n_routed_experts": None,
+              "hidden_size": 64, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16,
+              "mamba_num_heads": 4, "mamba_head_dim": 16, "n_groups": 1, "ssm_state_size": 8,
+              "intermediate_size": 128, "vocab_size": 100}
+    a = architecture_from_config(config, SRC)
+    counted = count_params(a)
+    assert a.moe is None and a.ffn_layers == 2
+    assert counted.dense_ffn == 2 * 2 * 64 * 128  # 2 layers x (up + down) x 64 x 128
+    # attention: q,o 2 x 64 x 4 x 16 + k,v 2 x 64 x 2 x 16 = 12,288; Mamba2: in_proj 64 x (2 x 1 x 8 + 2 x 64 + 4)
+    # = 64 x 148 = 9,472 and out_proj 64 x 64 = 4,096 -> 13,568
+    assert counted.attention == 12_288 + 13_568

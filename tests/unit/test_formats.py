@@ -257,3 +257,17 @@ def test_catalog_entries_match_their_config_json(name, fixture):
     assert derived.architecture.model_dump(exclude={"source"}) == entry.architecture.model_dump(exclude={"source"})
     assert (derived.native_dtype, derived.quantized_layers or "linear", derived.quant_group_size) == (
         entry.native_dtype, entry.quantized_layers or "linear", entry.quant_group_size)
+
+
+def test_mxfp4_is_refused_below_ampere():
+    spec = spec_from_config(real("gpt-oss-20b"), repo="openai/gpt-oss-20b", source=SRC)
+    p = plan(spec, box("t4"), Workload(context=8192), Policy(engine="vllm"), with_alternatives=False)
+    assert not p.fits
+    assert any("mxfp4: not supported on NVIDIA T4" in r for r in p.reasons)
+
+
+def test_formats_without_a_checkpoint_are_named_on_one_line():
+    from deploykit.catalog.loader import get_model
+    p = plan(get_model("llama-3.1-8b"), box("h100-sxm"), with_alternatives=False)
+    lines = [r for r in p.reasons if "no published checkpoint" in r]
+    assert len(lines) == 1 and "nvfp4" in lines[0] and "nf4" in lines[0]

@@ -37,6 +37,12 @@ def _hybrid(c: dict[str, Any], num_layers: int) -> Attention | None:
                          state_kind="gated-deltanet", state_heads=c["linear_num_value_heads"],
                          state_key_heads=c["linear_num_key_heads"], state_key_dim=c["linear_key_head_dim"],
                          state_value_dim=c["linear_value_head_dim"], conv_kernel=c.get("linear_conv_kernel_dim", 4))
+    pattern = c.get("hybrid_override_pattern")
+    if isinstance(pattern, str) and c.get("mamba_num_heads"):  # Nemotron-H: one mixer or FFN per layer
+        return Attention(kind="hybrid", attention_layers=pattern.count("*"), state_layers=pattern.count("M"),
+                         state_kind="mamba2", state_heads=c["mamba_num_heads"], state_key_heads=c.get("n_groups", 1),
+                         state_key_dim=c["ssm_state_size"], state_value_dim=c["mamba_head_dim"],
+                         conv_kernel=c.get("conv_kernel", 4))
     if c.get("mamba_n_heads") and layer_types:  # Granite 4.0 (granitemoehybrid)
         full = sum(1 for t in layer_types if t == "attention")
         return Attention(kind="hybrid", attention_layers=full, state_layers=num_layers - full, state_kind="mamba2",
@@ -46,10 +52,16 @@ def _hybrid(c: dict[str, Any], num_layers: int) -> Attention | None:
     return None
 
 
+def _state_dtype_bytes(c: dict[str, Any]) -> float | None:
+    dtype = c.get("mamba_ssm_cache_dtype") or c.get("mamba_ssm_dtype")
+    return {"float32": 4.0, "float16": 2.0, "bfloat16": 2.0}.get(str(dtype)) if dtype else None
+
+
 def _attention(c: dict[str, Any], num_layers: int) -> Attention:
     hybrid = _hybrid(c, num_layers)
     if hybrid is not None:
-        return hybrid
+        pinned = _state_dtype_bytes(c)
+        return hybrid.model_copy(update={"state_dtype_bytes": pinned}) if pinned else hybrid
     if c.get("kv_lora_rank") and c.get("index_head_dim"):  # DeepSeek V3.2 sparse attention
         return Attention(kind="dsa", kv_lora_rank=c["kv_lora_rank"], qk_rope_head_dim=c["qk_rope_head_dim"],
                          qk_nope_head_dim=c.get("qk_nope_head_dim"), v_head_dim=c.get("v_head_dim"),
@@ -76,6 +88,12 @@ def _attention(c: dict[str, Any], num_layers: int) -> Attention:
     return Attention()
 
 
+def _ffn_layers(c: dict[str, Any]) -> int | None:
+    """Nemotron-H's hybrid_override_pattern: 'M' Mamba2, '*' attention, '-' dense FFN, 'E' MoE -- one per layer."""
+    pattern = c.get("hybrid_override_pattern")
+    return pattern.count("-") if isinstance(pattern, str) else None
+
+
 def _moe(c: dict[str, Any], num_layers: int) -> MoE | None:
     experts = c.get("n_routed_experts") or c.get("num_local_experts") or c.get("num_experts")
     if not experts or experts < 2:
@@ -84,6 +102,8 @@ def _moe(c: dict[str, Any], num_layers: int) -> MoE | None:
     first_dense = c.get("first_k_dense_replace", 0)
     step = c.get("interleave_moe_layer_step") or c.get("decoder_sparse_step") or 1
     moe_layers = len([i for i in range(first_dense, num_layers) if (i + 1) % step == 0])
+    if isinstance(c.get("hybrid_override_pattern"), str):
+        moe_layers = c["hybrid_override_pattern"].count("E")
     shared = c.get("n_shared_experts")
     # Qwen2-MoE / Qwen3-Next: one shared expert of shared_expert_intermediate_size (0 or absent: none).
     shared_size = c.get("shared_expert_intermediate_size") or None
@@ -114,9 +134,9 @@ def architecture_from_config(config: dict[str, Any], source: str) -> Architectur
             head_dim=_head_dim(c), vocab_size=c["vocab_size"],
             max_context=c.get("max_position_embeddings") or c.get("n_positions") or 2048,
             tie_word_embeddings=bool(config.get("tie_word_embeddings", c.get("tie_word_embeddings", False))),
-            attention=_attention(c, layers), moe=_moe(c, layers),
-            ffn_gated=c.get("hidden_act", "silu") not in ("gelu", "gelu_new", "relu") or "llama" in
-            c.get("model_type", ""), source=source)
+            attention=_attention(c, layers), moe=_moe(c, layers), ffn_layers=_ffn_layers(c),
+            ffn_gated=(c.get("mlp_hidden_act") or c.get("hidden_act", "silu")) not in (
+                "gelu", "gelu_new", "relu", "relu2") or "llama" in c.get("model_type", ""), source=source)
     except KeyError as exc:
         raise ModelConfigError(f"config.json at {source} lacks {exc.args[0]!r}",
                                fix="deploykit plans decoder-only transformer LLMs; check this is one") from exc

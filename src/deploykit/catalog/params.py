@@ -75,9 +75,10 @@ def count_params(a: Architecture) -> ParamCount:
     else:
         attention = a.num_layers * attention_params_per_layer(a)
     if a.moe is None:
-        return ParamCount(embedding, attention, a.num_layers * mats * h * a.intermediate_size, 0, 0)
+        dense = a.num_layers if a.ffn_layers is None else a.ffn_layers
+        return ParamCount(embedding, attention, dense * mats * h * a.intermediate_size, 0, 0)
     m = a.moe
-    dense_layers = a.num_layers - m.moe_layers
+    dense_layers = a.num_layers - m.moe_layers if a.ffn_layers is None else a.ffn_layers
     shared = m.shared_experts * mats * h * (m.shared_intermediate_size or m.expert_intermediate_size)
     router = h * m.num_experts
     one_expert = mats * h * m.expert_intermediate_size

@@ -68,8 +68,8 @@ class Attention(Strict):
     conv_kernel: int | None = Field(
         None, gt=1, description="hybrid: causal conv width (linear_conv_kernel_dim / conv_kernel)")
     state_dtype_bytes: float | None = Field(
-        None, gt=0, description="hybrid: bytes per state element when the engine pins it (fp32 SSM state: 4); "
-        "None: the model dtype (2)")
+        None, gt=0, description="hybrid: bytes per recurrent (SSM) state element when the config pins it "
+        "(mamba_ssm_cache_dtype float32: 4); None: the model dtype (2). The conv state is always the model dtype")
 
     @model_validator(mode="after")
     def _consistent(self) -> Attention:
@@ -121,6 +121,9 @@ class Architecture(Strict):
     attention: Attention = Field(default_factory=Attention, description="attention kind and its parameters")
     moe: MoE | None = Field(None, description="mixture-of-experts layout; None for dense models")
     ffn_gated: bool = Field(True, description="gated FFN (SwiGLU/GeGLU, 3 matrices) or plain (2 matrices)")
+    ffn_layers: int | None = Field(
+        None, ge=0, description="layers carrying a dense FFN when not every non-MoE layer does (Nemotron-H: only its "
+        "'-' layers; its Mamba and attention layers have none); None: num_layers - moe.moe_layers")
     source: str = Field(..., min_length=8, description="where these figures come from (config.json URL)")
 
     @model_validator(mode="after")

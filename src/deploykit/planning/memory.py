@@ -172,15 +172,19 @@ def kv_bytes_per_token_layer(a: Architecture, tp: int, kv_format: str) -> float:
 #   Mamba2 (Nemotron-H, Granite 4, Jamba-style): conv channels = heads x head_dim + 2 x groups x state_size (x, B, C);
 #     SSM state = heads x head_dim x state_size -- the same two expressions once groups -> key_heads,
 #     state_size -> key_dim, head_dim -> value_dim (the names the schema uses).
-# Both are split across TP ranks by head. Element size: the model dtype (2) unless the catalog entry pins another
-# (attention.state_dtype_bytes: 4 where the engine keeps the SSM state in fp32).
+# Both are split across TP ranks by head. Element size: the conv state is in the model dtype (2 bytes); the
+# recurrent / SSM state too, unless the config pins it (mamba_ssm_cache_dtype "float32" in Nemotron-H and Qwen3.5
+# configs -> attention.state_dtype_bytes 4; vLLM keeps the conv state in the model dtype either way).
+MODEL_DTYPE_BYTES = 2.0
+
+
 def state_bytes_per_layer(a: Architecture, tp: int = 1) -> float:
     at = a.attention
     if at.kind != "hybrid":
         return 0.0
     conv = (at.conv_kernel - 1) * (2 * at.state_key_heads * at.state_key_dim + at.state_heads * at.state_value_dim)
     recurrent = at.state_heads * at.state_key_dim * at.state_value_dim
-    return (conv + recurrent) * (at.state_dtype_bytes or 2.0) / tp
+    return (conv * MODEL_DTYPE_BYTES + recurrent * (at.state_dtype_bytes or MODEL_DTYPE_BYTES)) / tp
 
 
 def state_bytes_per_sequence(a: Architecture, *, tp: int = 1, pp: int = 1) -> float:

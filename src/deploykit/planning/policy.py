@@ -92,6 +92,7 @@ def weight_choices(spec: ModelSpec, profile: HardwareProfile, engine: Engine, qu
         list[WeightChoice], list[str]]:
     """Formats to try, best quality first, with the reasons others were skipped."""
     skipped: list[str] = []
+    unpublished: list[str] = []
     ladder = GGUF_LADDER if engine in ("ollama", "llamacpp") else VLLM_LADDER
     if quant != "auto":
         ladder = [quant]
@@ -144,9 +145,11 @@ def weight_choices(spec: ModelSpec, profile: HardwareProfile, engine: Engine, qu
         else:
             art = _best_artifact(spec, fmt)
             if art is None or not art.hf_repo:
-                skipped.append(f"{fmt}: no published {fmt} checkpoint in the catalog")
+                unpublished.append(fmt)
                 continue
             choices.append(WeightChoice(fmt, art, art.hf_repo))
+    if unpublished:  # one line for all of them (issue 12 added five formats; a line each drowned the reasons)
+        skipped.append(f"{', '.join(unpublished)}: no published checkpoint in the catalog")
     return choices, skipped
 
 
