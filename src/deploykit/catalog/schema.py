@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 WeightFormat = Literal[
-    "bf16", "fp16", "fp8", "int8", "awq-int4", "gptq-int4", "mxfp4", "nvfp4", "w4a16", "nf4", "bnb-int8",
+    "bf16", "fp16", "fp8", "int8", "awq-int4", "gptq-int4", "mxfp4",
     "gguf-f16", "gguf-q8_0", "gguf-q6_k", "gguf-q5_k_m", "gguf-q4_k_m", "gguf-q4_0", "gguf-q3_k_m", "gguf-q2_k",
 ]
 KVFormat = Literal["bf16", "fp16", "fp8", "q8_0", "q4_0"]
@@ -22,6 +22,9 @@ NativeFormat = Literal["bf16", "fp16", "fp32", "fp8", "int8", "mxfp4", "nvfp4", 
 # Which layers a quantized checkpoint quantizes: every linear layer (embeddings and LM head stay 16-bit), or only the
 # MoE experts (gpt-oss MXFP4, Kimi K2 Thinking INT4: attention, router, shared experts and dense layers stay BF16).
 QuantScope = Literal["linear", "experts"]
+# The quantized safetensors formats of data/weight_formats.yaml beyond the list above (issue 12); nested Literals
+# flatten, so WeightFormat stays one flat set of names.
+WeightFormat = Literal[WeightFormat, "nvfp4", "w4a16", "nf4", "bnb-int8"]  # type: ignore[misc,valid-type]
 Use = Literal["chat", "code", "reasoning", "embeddings", "vision"]
 NAME_RE = r"^[a-z0-9][a-z0-9.\-]*[a-z0-9]$"
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from deploykit.catalog.loader import ModelSpec
 from deploykit.catalog.formats import format_info, load_formats
+from deploykit.catalog.loader import ModelSpec
 from deploykit.catalog.params import count_params
 from deploykit.catalog.schema import Architecture
 

@@ -11,9 +11,7 @@ from deploykit.catalog.loader import ModelSpec
 from deploykit.catalog.schema import Artifact, HardwareProfile
 from deploykit.planning.types import Box, Engine
 
-# Formats of data/weight_formats.yaml (issue 12): NVFP4 and MXFP4 after the 8-bit formats, W4A16 after AWQ/GPTQ,
-# bitsandbytes last (slowest kernels).
-VLLM_LADDER = ["bf16", "fp8", "int8", "nvfp4", "mxfp4", "awq-int4", "gptq-int4", "w4a16", "bnb-int8", "nf4"]
+VLLM_LADDER = ["bf16", "fp8", "int8", "awq-int4", "gptq-int4"]
 GGUF_LADDER = ["gguf-f16", "gguf-q8_0", "gguf-q6_k", "gguf-q5_k_m", "gguf-q4_k_m", "gguf-q4_0", "gguf-q3_k_m",
                "gguf-q2_k"]
 # Relative output quality of each weight format, used only to rank different models against each other.
@@ -21,13 +19,19 @@ GGUF_LADDER = ["gguf-f16", "gguf-q8_0", "gguf-q6_k", "gguf-q5_k_m", "gguf-q4_k_m
 # quantized LLM evaluations", 2024: FP8 ~99.9% and INT8 ~99% of BF16 accuracy, INT4 ~98%).
 FORMAT_QUALITY = {"bf16": 1.0, "fp16": 1.0, "fp8": 0.999, "int8": 0.99, "awq-int4": 0.98, "gptq-int4": 0.98,
                   "mxfp4": 0.98, "gguf-f16": 1.0, "gguf-q8_0": 0.995, "gguf-q6_k": 0.99, "gguf-q5_k_m": 0.985,
-                  "gguf-q4_k_m": 0.975, "gguf-q4_0": 0.96, "gguf-q3_k_m": 0.94, "gguf-q2_k": 0.88,
-                  # issue 12 formats. NVFP4: NVIDIA reports <= 1% accuracy loss from FP8 on DeepSeek-R1
-                  # (developer.nvidia.com/blog/introducing-nvfp4-for-efficient-and-accurate-low-precision-inference);
-                  # W4A16 as the other INT4 formats; bitsandbytes int8 as INT8, nf4 below the calibrated INT4s.
-                  "nvfp4": 0.985, "w4a16": 0.98, "bnb-int8": 0.99, "nf4": 0.97}
-SIXTEEN_BIT = ("bf16", "fp16", "fp32")  # official weights vLLM can load as BF16 or quantize online
+                  "gguf-q4_k_m": 0.975, "gguf-q4_0": 0.96, "gguf-q3_k_m": 0.94, "gguf-q2_k": 0.88}
 FP8_BLOCK = 128  # DeepSeek-style block-quantized FP8 uses 128x128 weight blocks (weight_block_size in config.json)
+
+# ---- issue 12: the formats of data/weight_formats.yaml -------------------------------------------------------------
+# The vLLM ladder above with these formats: NVFP4 and MXFP4 after the 8-bit formats, W4A16 after AWQ/GPTQ,
+# bitsandbytes last (slowest kernels).
+VLLM_LADDER = ["bf16", "fp8", "int8", "nvfp4", "mxfp4", "awq-int4", "gptq-int4", "w4a16", "bnb-int8", "nf4"]
+# NVFP4: NVIDIA reports <= 1% accuracy loss from FP8 on DeepSeek-R1
+# (developer.nvidia.com/blog/introducing-nvfp4-for-efficient-and-accurate-low-precision-inference); W4A16 as the other
+# INT4 formats; bitsandbytes int8 as INT8, nf4 below the calibrated INT4s.
+FORMAT_QUALITY.update({"nvfp4": 0.985, "w4a16": 0.98, "bnb-int8": 0.99, "nf4": 0.97})
+SIXTEEN_BIT = ("bf16", "fp16", "fp32")  # official weights vLLM can load as BF16 or quantize online
+# ---- end issue 12 ---------------------------------------------------------------------------------------------------
 
 
 def default_engine(profile: HardwareProfile) -> Engine:
