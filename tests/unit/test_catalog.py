@@ -16,7 +16,10 @@ from deploykit.errors import DataError, UnknownNameError
 
 REQUIRED_PROFILES = ["h100-sxm", "h100-pcie", "h100-nvl", "h200", "a100-sxm-80gb", "a100-40gb", "l40s", "l4",
                      "a10g", "rtx-4090", "rtx-3090", "rtx-5090", "cpu-desktop", "cpu-server"] + [
-    f"m{g}{v}" for g in (1, 2, 3, 4) for v in ("", "-pro", "-max")] + ["m1-ultra", "m2-ultra", "m3-ultra"]
+    f"m{g}{v}" for g in (1, 2, 3, 4) for v in ("", "-pro", "-max")] + ["m1-ultra", "m2-ultra", "m3-ultra"] + [
+    # issue 12: Blackwell, Grace, older datacenter and workstation cards, Apple M5
+    "b200", "b300", "gb200", "rtx-pro-6000-blackwell", "rtx-5080", "dgx-spark", "gh200", "t4", "v100", "a10",
+    "rtx-a6000", "rtx-6000-ada", "m5", "m5-pro", "m5-max"]
 REQUIRED_MODELS = [
     "llama4-scout", "llama4-maverick", "llama-3.1-8b", "llama-3.1-70b", "llama-3.1-405b", "llama-3.3-70b",
     "llama-3.2-1b", "llama-3.2-3b", "mistral-7b-v0.3", "mistral-nemo-12b", "mistral-small-3.2-24b", "mixtral-8x7b",
@@ -45,7 +48,10 @@ def test_parameters_computed_from_architecture_match_the_card(name):
     total = counted.total / 1e9 + spec.vision_params_b
     assert total == pytest.approx(spec.params_total_b, rel=0.05), f"{name}: computed {total:.2f}B"
     if spec.architecture.moe:
-        assert counted.active / 1e9 == pytest.approx(spec.params_active_b, rel=0.10)
+        a = spec.architecture
+        left_out = {"none": 0, "input-embedding": 1, "embeddings": 1 if a.tie_word_embeddings else 2}
+        active = counted.active - left_out[spec.params_active_excludes] * a.vocab_size * a.hidden_size
+        assert active / 1e9 == pytest.approx(spec.params_active_b, rel=0.10)
     else:
         assert spec.params_active_b == spec.params_total_b
 
@@ -91,10 +97,25 @@ def test_nvml_name_patterns_never_overlap():
     nvidia = [p for p in load_profiles().values() if p.kind == "nvidia"]
     names = ["NVIDIA H100 80GB HBM3", "NVIDIA H100 PCIe", "NVIDIA H100 NVL", "NVIDIA H200", "NVIDIA A100-SXM4-80GB",
              "NVIDIA A100-SXM4-40GB", "NVIDIA A100 80GB PCIe", "NVIDIA L40S", "NVIDIA L4", "NVIDIA A10G",
-             "NVIDIA GeForce RTX 4090", "NVIDIA GeForce RTX 3090", "NVIDIA GeForce RTX 5090"]
+             "NVIDIA GeForce RTX 4090", "NVIDIA GeForce RTX 3090", "NVIDIA GeForce RTX 5090",
+             # issue 12, names as NVML reports them in published nvidia-smi output
+             "NVIDIA B200", "NVIDIA B300 SXM6 AC", "NVIDIA GB200", "NVIDIA RTX PRO 6000 Blackwell Server Edition",
+             "NVIDIA RTX PRO 6000 Blackwell Max-Q Workstation Edition", "NVIDIA GeForce RTX 5080", "NVIDIA GB10",
+             "NVIDIA GH200 480GB", "NVIDIA GH200 120GB", "Tesla T4", "Tesla V100-SXM2-32GB", "NVIDIA A10",
+             "NVIDIA RTX A6000", "NVIDIA RTX 6000 Ada Generation"]
     for device in names:
         hits = [p.name for p in nvidia if any(re.search(rx, device) for rx in p.nvml_names)]
         assert len(hits) == 1, f"{device}: {hits}"
+
+
+@pytest.mark.parametrize("name", sorted(p for p, v in load_profiles().items() if v.kind == "nvidia"))
+def test_listed_quantized_formats_agree_with_the_format_table(name):
+    """A profile may not list a quantized format its compute capability cannot run (data/weight_formats.yaml)."""
+    from deploykit.catalog.formats import load_formats, support
+    p = load_profiles()[name]
+    for fmt in load_formats():
+        if fmt in p.weight_formats:
+            assert support(fmt, p.compute_capability), f"{name} lists {fmt}, which needs a newer GPU"
 
 
 def test_apple_variants_use_the_working_set_rule():

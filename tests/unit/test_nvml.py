@@ -30,6 +30,9 @@ def test_every_fixture_reads_and_pairs_init_with_shutdown(name):
     data = json.loads((FIXTURES / name).read_text())
     assert data["provenance"]["source"].startswith("http")
     for gpu, raw in zip(inv.nvidia.gpus, data["devices"]):
+        if raw["memory"] == "NotSupported":  # unified memory (GB10): the host's, see test_dgx_spark_memory_comes_from_the_host
+            assert not gpu.memory_reported and gpu.memory_total_bytes == CPU.memory_total_bytes
+            continue
         assert gpu.memory_total_bytes == raw["memory"]["total"]
         assert gpu.memory_free_bytes <= gpu.memory_total_bytes
         assert gpu.profile or gpu.nearest_profile
@@ -109,3 +112,28 @@ def test_apple_chip_matching():
     profiles = load_profiles()
     assert inventory.match_apple("Apple M3 Max", 64 * GIB, profiles) == "m3-max-64gb"
     assert inventory.match_apple("Apple M2 Ultra", 192 * GIB, profiles) == "m2-ultra-192gb"
+
+
+def test_dgx_spark_memory_comes_from_the_host():
+    """GB10's NVML answers NotSupported for memory; the Spark's own MemTotal / MemAvailable (127600748 kB /
+    118566368 kB, tests/fixtures/nvml/README.md) become the GPU's memory, and the plan sees them."""
+    spark_host = CPUInfo(model="GB10", architecture="aarch64", logical_cores=20,
+                         memory_total_bytes=127600748 * 1024, memory_available_bytes=118566368 * 1024)
+    replay = nvml.Replay.from_file(FIXTURES / "dgx_spark_gb10_1x.json")
+    inv = inventory.detect(load_profiles(), nvml_lib=replay, apple_reader=lambda: None, cpu_reader=lambda: spark_host)
+    gpu = inv.nvidia.gpus[0]
+    assert gpu.profile == "dgx-spark" and gpu.compute_capability == "12.1"
+    assert not gpu.memory_reported
+    assert gpu.memory_total_bytes == 127600748 * 1024 and gpu.total_gib == pytest.approx(121.69, abs=0.01)
+    assert gpu.memory_free_bytes == 118566368 * 1024
+    assert any("unified memory" in n for n in inv.notes)
+    box = detected_box(inv)
+    assert box.memory_total_bytes == 127600748 * 1024 and box.memory_free_bytes == 118566368 * 1024
+
+
+def test_recording_a_device_without_memory_replays_the_same(tmp_path):
+    replay = nvml.Replay.from_file(FIXTURES / "dgx_spark_gb10_1x.json")
+    recorded = nvml.record(replay, "test")
+    assert recorded["devices"][0]["memory"] == "NotSupported"
+    again = nvml.read_nvml(nvml.Replay(recorded))
+    assert again.gpus[0].memory_reported is False

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from deploykit.catalog import hub
 from deploykit.catalog.hf_config import spec_from_config
 from deploykit.catalog.loader import ModelSpec, find_model, load_models
-from deploykit.errors import UnknownNameError
+from deploykit.errors import ModelConfigError, UnknownNameError
 from deploykit.suggest import did_you_mean
 
 SPDX_HINTS = {"apache-2.0": "Apache License 2.0", "mit": "MIT License"}
@@ -28,13 +30,29 @@ def resolve_model(name: str, revision: str = "main") -> ModelSpec:
         if license_id:
             license = {"id": license_id, "name": SPDX_HINTS.get(license_id, license_id),
                        "url": f"file://{(path / 'README.md').resolve()}"}
-        return spec_from_config(hub.read_local_config(path), repo=str(path.resolve()),
+        return spec_from_config(with_modelopt_sidecar(hub.read_local_config(path), path), repo=str(path.resolve()),
                                 source=str((path / "config.json").resolve()), provenance="local-dir",
                                 license=license)
     if hub.REPO_ID.match(name):
         config, source = hub.fetch_hub_config(name, revision)
         return spec_from_config(config, repo=name, source=source, revision=revision)
     raise UnknownNameError("model", name, did_you_mean(name, load_models()), "deploykit models")
+
+
+def with_modelopt_sidecar(config: dict[str, Any], directory: Path) -> dict[str, Any]:
+    """NVIDIA ModelOpt exports (nvidia/*-FP8, *-FP4) may describe their quantization only in hf_quant_config.json
+    ({"producer": {"name": "modelopt"}, "quantization": {"quant_algo": "NVFP4", ...}}): fold it into the config."""
+    sidecar = directory / "hf_quant_config.json"
+    if config.get("quantization_config") or not sidecar.is_file():
+        return config
+    try:
+        quant = json.loads(sidecar.read_text()).get("quantization")
+    except (json.JSONDecodeError, AttributeError) as exc:
+        raise ModelConfigError(f"{sidecar} is not a ModelOpt quantization file: {exc}",
+                               fix="re-download the model") from exc
+    if not isinstance(quant, dict):
+        raise ModelConfigError(f"{sidecar} has no 'quantization' object", fix="re-download the model")
+    return {**config, "quantization_config": {"quant_method": "modelopt", **quant}}
 
 
 def _catalog_for_gguf(path: Path) -> ModelSpec | None:

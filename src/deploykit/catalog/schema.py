@@ -16,6 +16,15 @@ WeightFormat = Literal[
     "gguf-f16", "gguf-q8_0", "gguf-q6_k", "gguf-q5_k_m", "gguf-q4_k_m", "gguf-q4_0", "gguf-q3_k_m", "gguf-q2_k",
 ]
 KVFormat = Literal["bf16", "fp16", "fp8", "q8_0", "q4_0"]
+# Formats an official safetensors checkpoint is published in (config.json torch_dtype / quantization_config).
+NativeFormat = Literal["bf16", "fp16", "fp32", "fp8", "int8", "mxfp4", "nvfp4", "w4a16", "awq-int4", "gptq-int4",
+                       "nf4", "bnb-int8"]
+# Which layers a quantized checkpoint quantizes: every linear layer (embeddings and LM head stay 16-bit), or only the
+# MoE experts (gpt-oss MXFP4, Kimi K2 Thinking INT4: attention, router, shared experts and dense layers stay BF16).
+QuantScope = Literal["linear", "experts"]
+# The quantized safetensors formats of data/weight_formats.yaml beyond the list above (issue 12); nested Literals
+# flatten, so WeightFormat stays one flat set of names.
+WeightFormat = Literal[WeightFormat, "nvfp4", "w4a16", "nf4", "bnb-int8"]  # type: ignore[misc,valid-type]
 Use = Literal["chat", "code", "reasoning", "embeddings", "vision"]
 NAME_RE = r"^[a-z0-9][a-z0-9.\-]*[a-z0-9]$"
 
@@ -26,9 +35,11 @@ class Strict(BaseModel):
 
 # --------------------------------------------------------------------------------------------------- models
 class Attention(Strict):
-    kind: Literal["full", "sliding", "chunked", "mla"] = Field(
+    kind: Literal["full", "sliding", "chunked", "mla", "dsa", "hybrid"] = Field(
         "full", description="full: every layer attends to the whole context; sliding: local layers keep a window; "
-        "chunked: Llama 4 local layers keep one chunk; mla: DeepSeek multi-head latent attention")
+        "chunked: Llama 4 local layers keep one chunk; mla: DeepSeek multi-head latent attention; dsa: DeepSeek "
+        "sparse attention (MLA plus a lightning indexer with its own key cache); hybrid: only attention_layers "
+        "layers keep a KV cache, state_layers linear-attention / Mamba2 layers keep a fixed per-sequence state")
     window: int | None = Field(None, gt=0, description="sliding-window size (tokens) of the local layers")
     chunk: int | None = Field(None, gt=0, description="attention chunk size (tokens) of Llama 4's chunked layers")
     global_every: int | None = Field(
@@ -39,6 +50,29 @@ class Attention(Strict):
     qk_nope_head_dim: int | None = Field(None, gt=0, description="MLA per-head non-RoPE query/key size")
     v_head_dim: int | None = Field(None, gt=0, description="MLA per-head value size")
     q_lora_rank: int | None = Field(None, gt=0, description="MLA query low-rank size (None: no query compression)")
+    index_head_dim: int | None = Field(None, gt=0, description="dsa: indexer key size per token per layer")
+    index_n_heads: int | None = Field(None, gt=0, description="dsa: indexer query heads (weights only, no cache)")
+    index_topk: int | None = Field(None, gt=0, description="dsa: tokens each query attends to (compute, not cache)")
+    attention_layers: int | None = Field(
+        None, ge=0, description="hybrid: layers with full attention (and a KV cache)")
+    state_layers: int | None = Field(
+        None, ge=0, description="hybrid: Gated DeltaNet / Mamba2 layers holding a fixed per-sequence state")
+    state_kind: Literal["gated-deltanet", "mamba2"] | None = Field(
+        None, description="hybrid: the recurrent layer type (Qwen3-Next: gated-deltanet; Nemotron-H, Granite 4, "
+        "Jamba-style: mamba2)")
+    state_heads: int | None = Field(
+        None, gt=0, description="hybrid: value heads (linear_num_value_heads) or Mamba heads (mamba_num_heads)")
+    state_key_heads: int | None = Field(
+        None, gt=0, description="hybrid: key heads (linear_num_key_heads) or Mamba groups (n_groups)")
+    state_key_dim: int | None = Field(
+        None, gt=0, description="hybrid: key head size (linear_key_head_dim) or SSM state size (ssm_state_size)")
+    state_value_dim: int | None = Field(
+        None, gt=0, description="hybrid: value head size (linear_value_head_dim) or Mamba head size (mamba_head_dim)")
+    conv_kernel: int | None = Field(
+        None, gt=1, description="hybrid: causal conv width (linear_conv_kernel_dim / conv_kernel)")
+    state_dtype_bytes: float | None = Field(
+        None, gt=0, description="hybrid: bytes per recurrent (SSM) state element when the config pins it "
+        "(mamba_ssm_cache_dtype float32: 4); None: the model dtype (2). The conv state is always the model dtype")
 
     @model_validator(mode="after")
     def _consistent(self) -> Attention:
@@ -46,8 +80,16 @@ class Attention(Strict):
             raise ValueError("attention.kind 'sliding' needs attention.window")
         if self.kind == "chunked" and not self.chunk:
             raise ValueError("attention.kind 'chunked' needs attention.chunk")
-        if self.kind == "mla" and not (self.kv_lora_rank and self.qk_rope_head_dim):
-            raise ValueError("attention.kind 'mla' needs kv_lora_rank and qk_rope_head_dim")
+        if self.kind in ("mla", "dsa") and not (self.kv_lora_rank and self.qk_rope_head_dim):
+            raise ValueError(f"attention.kind '{self.kind}' needs kv_lora_rank and qk_rope_head_dim")
+        if self.kind == "dsa" and not self.index_head_dim:
+            raise ValueError("attention.kind 'dsa' needs index_head_dim")
+        if self.kind == "hybrid":
+            needed = ("attention_layers", "state_layers", "state_kind", "state_heads", "state_key_heads",
+                      "state_key_dim", "state_value_dim", "conv_kernel")
+            missing = [f for f in needed if getattr(self, f) is None]
+            if missing:
+                raise ValueError(f"attention.kind 'hybrid' needs {', '.join(missing)}")
         return self
 
 
@@ -82,6 +124,9 @@ class Architecture(Strict):
     attention: Attention = Field(default_factory=Attention, description="attention kind and its parameters")
     moe: MoE | None = Field(None, description="mixture-of-experts layout; None for dense models")
     ffn_gated: bool = Field(True, description="gated FFN (SwiGLU/GeGLU, 3 matrices) or plain (2 matrices)")
+    ffn_layers: int | None = Field(
+        None, ge=0, description="layers carrying a dense FFN when not every non-MoE layer does (Nemotron-H: only its "
+        "'-' layers; its Mamba and attention layers have none); None: num_layers - moe.moe_layers")
     source: str = Field(..., min_length=8, description="where these figures come from (config.json URL)")
 
     @model_validator(mode="after")
@@ -105,6 +150,10 @@ class Artifact(Strict):
     official: bool = Field(False, description="published by the model's own authors")
     block_size: int | None = Field(
         None, gt=0, description="block-quantized FP8 checkpoints: weight block edge (weight_block_size, e.g. 128)")
+    quantized_layers: QuantScope | None = Field(
+        None, description="which layers it quantizes (None: the format's usual scope, data/weight_formats.yaml)")
+    group_size: int | None = Field(
+        None, gt=0, description="values per scale when it differs from the format's usual group (config.json)")
     source: str = Field(..., min_length=8, description="page that shows this artifact and its size")
 
     @model_validator(mode="after")
@@ -135,9 +184,17 @@ class ModelEntry(Strict):
     params_active_b: float = Field(..., gt=0, description="parameters active per token, billions (= total if dense)")
     vision_params_b: float = Field(0.0, ge=0, description="parameters of a vision encoder not in the text config")
     params_source: str = Field(..., min_length=8, description="where the parameter counts come from")
+    params_active_excludes: Literal["none", "input-embedding", "embeddings"] = Field(
+        "none", description="what the card's active count leaves out: gpt-oss's omits the input embedding (a lookup), "
+        "Qwen3-Next's both embedding matrices")
     default_context: int | None = Field(
         None, gt=0, description="a sensible working context when the user asks for none (card's recommendation)")
-    native_dtype: Literal["bf16", "fp16", "fp32", "fp8"] = Field("bf16", description="dtype of the official weights")
+    native_dtype: NativeFormat = Field(
+        "bf16", description="format of the official weights (torch_dtype, or the quantization_config's format)")
+    quantized_layers: QuantScope | None = Field(
+        None, description="quantized official weights: which layers are quantized (None: the format's usual scope)")
+    quant_group_size: int | None = Field(
+        None, gt=0, description="quantized official weights: values per scale, when not the format's usual group")
     architecture: Architecture
     artifacts: list[Artifact] = Field(default_factory=list, description="published artifacts beyond the main repo")
     license: License | None = Field(None, description="overrides the family licence")
@@ -187,6 +244,14 @@ class HardwareProfile(Strict):
     bf16_tflops: float | None = Field(None, gt=0, description="dense BF16 tensor throughput, TFLOPS (no sparsity)")
     fp8_tflops: float | None = Field(None, gt=0, description="dense FP8 tensor throughput, TFLOPS (None: no FP8 units)")
     int8_tops: float | None = Field(None, gt=0, description="dense INT8 tensor throughput, TOPS")
+    fp4_tflops: float | None = Field(
+        None, gt=0, description="dense FP4 (NVFP4/MXFP4) tensor throughput, TFLOPS (None: no FP4 units)")
+    memory_from_host: bool = Field(
+        False, description="unified-memory GPU whose NVML reports no framebuffer (DGX Spark / GB10): detection takes "
+        "the memory from the host")
+    host_memory_gib: float | None = Field(
+        None, gt=0, description="typical host RAM of a machine of this class, GiB")
+    host_memory_source: str | None = Field(None, description="where host_memory_gib comes from")
     compute_capability: str | None = Field(None, pattern=r"^\d+\.\d+$", description="CUDA compute capability")
     weight_formats: list[WeightFormat] = Field(..., min_length=1, description="weight formats the engines run here")
     kv_formats: list[KVFormat] = Field(..., min_length=1, description="KV-cache formats the engines run here")

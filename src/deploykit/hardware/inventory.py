@@ -54,6 +54,8 @@ def detect(profiles: dict[str, HardwareProfile], *, nvml_lib: Any = None, apple_
         notes.append(f"no NVIDIA GPU: NVML unavailable ({exc})")
     if system and system.gpus:
         for gpu in system.gpus:
+            if not gpu.memory_reported:
+                _memory_from_host(gpu, cpu_info, notes)
             gpu.profile = match_gpu(gpu.name, profiles)
             if gpu.profile is None:
                 gpu.nearest_profile = nearest_gpu(gpu, profiles)
@@ -78,6 +80,16 @@ def detect(profiles: dict[str, HardwareProfile], *, nvml_lib: Any = None, apple_
     name = cpu_profile_name(cpu_info.memory_total_bytes, cpu_info.logical_cores)
     return Inventory(kind="cpu", hostname=socket.gethostname(), cpu=cpu_info,
                      profile=name if name in profiles else None, notes=notes)
+
+
+def _memory_from_host(gpu: GPUDevice, cpu_info: Any, notes: list[str]) -> None:
+    """A GPU whose NVML reports no memory shares the host's (DGX Spark / GB10 unified LPDDR5x): plan with MemTotal
+    and MemAvailable, which the OS and every other program share with it."""
+    gpu.memory_total_bytes = cpu_info.memory_total_bytes
+    gpu.memory_free_bytes = cpu_info.memory_available_bytes
+    gpu.memory_used_bytes = max(cpu_info.memory_total_bytes - cpu_info.memory_available_bytes, 0)
+    notes.append(f"GPU {gpu.index} ({gpu.name}): NVML reports no framebuffer memory (unified memory); using the "
+                 f"host's {gpu.memory_total_bytes / GIB:.1f} GiB total, {gpu.memory_free_bytes / GIB:.1f} GiB available")
 
 
 def _largest_apple(profiles: dict[str, HardwareProfile]) -> str | None:

@@ -81,7 +81,8 @@ def _nvlinks_between(lib: Any, handle: Any, peer_bus_id: str) -> int:
 
 
 def _read_device(lib: Any, index: int, handle: Any) -> GPUDevice:
-    memory = lib.nvmlDeviceGetMemoryInfo(handle)
+    # Unified-memory devices (DGX Spark's GB10) answer NotSupported: no framebuffer; inventory takes the host's.
+    memory = _optional(lib.nvmlDeviceGetMemoryInfo, handle)
     cc = _optional(lib.nvmlDeviceGetCudaComputeCapability, handle)
     mig = _optional(lib.nvmlDeviceGetMigMode, handle)
     power = _optional(lib.nvmlDeviceGetPowerManagementLimit, handle)
@@ -93,7 +94,8 @@ def _read_device(lib: Any, index: int, handle: Any) -> GPUDevice:
     return GPUDevice(
         index=index, name=_text(lib.nvmlDeviceGetName(handle)), uuid=_text(lib.nvmlDeviceGetUUID(handle)),
         pci_bus_id=_text(lib.nvmlDeviceGetPciInfo(handle).busId),
-        memory_total_bytes=memory.total, memory_used_bytes=memory.used, memory_free_bytes=memory.free,
+        memory_total_bytes=memory.total if memory else 0, memory_used_bytes=memory.used if memory else 0,
+        memory_free_bytes=memory.free if memory else 0, memory_reported=memory is not None and memory.total > 0,
         compute_capability=f"{cc[0]}.{cc[1]}" if cc else None,
         mig_enabled=bool(mig[0]) if mig else False,
         power_limit_w=power / 1000 if power else None,
@@ -238,7 +240,7 @@ def record(lib: Any, provenance: str) -> dict[str, Any]:
 
         devices = []
         for h in handles:
-            mem = lib.nvmlDeviceGetMemoryInfo(h)
+            mem = _optional(lib.nvmlDeviceGetMemoryInfo, h)
             nvlinks = []
             for link in range(NVLINK_MAX_LINKS):
                 if _optional(lib.nvmlDeviceGetNvLinkState, h, link):
@@ -251,7 +253,7 @@ def record(lib: Any, provenance: str) -> dict[str, Any]:
             devices.append({
                 "name": _text(lib.nvmlDeviceGetName(h)), "uuid": _text(lib.nvmlDeviceGetUUID(h)),
                 "pci_bus_id": _text(lib.nvmlDeviceGetPciInfo(h).busId),
-                "memory": {"total": mem.total, "used": mem.used, "free": mem.free},
+                "memory": {"total": mem.total, "used": mem.used, "free": mem.free} if mem else "NotSupported",
                 "compute_capability": opt(lib.nvmlDeviceGetCudaComputeCapability, h, convert=list),
                 "mig_mode": opt(lib.nvmlDeviceGetMigMode, h, convert=list),
                 "power_limit_mw": opt(lib.nvmlDeviceGetPowerManagementLimit, h),

@@ -27,6 +27,9 @@ class GPUDevice(_Model):
     memory_total_bytes: int = Field(..., ge=0)
     memory_used_bytes: int = Field(..., ge=0)
     memory_free_bytes: int = Field(..., ge=0)
+    memory_reported: bool = Field(
+        True, description="NVML reported framebuffer memory; False on unified-memory devices (GB10), whose figures "
+        "come from the host")
     compute_capability: str | None = Field(None, description="CUDA compute capability, e.g. 9.0")
     mig_enabled: bool = Field(False, description="MIG mode on: the GPU is split into instances")
     power_limit_w: float | None = Field(None, ge=0)

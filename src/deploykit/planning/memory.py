@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from deploykit.catalog.formats import format_info, load_formats
 from deploykit.catalog.loader import ModelSpec
 from deploykit.catalog.params import count_params
 from deploykit.catalog.schema import Architecture
@@ -26,12 +27,11 @@ KV_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "q8_0": 34 / 32, "q4_0": 18 / 
 GGUF_BPW = {"gguf-f16": 16.0, "gguf-q8_0": 8.50, "gguf-q6_k": 6.56, "gguf-q5_k_m": 5.70, "gguf-q4_k_m": 4.89,
             "gguf-q4_0": 4.64, "gguf-q3_k_m": 4.00, "gguf-q2_k": 3.16}
 
-# Weight bytes per parameter in linear layers for the vLLM formats. Embeddings, LM head and vision towers stay
-# 16-bit in FP8/INT8/INT4 checkpoints (llm-compressor and AutoAWQ skip them).
-# AWQ/GPTQ int4: 4 bits + one fp16 scale and a packed 4-bit zero per group of 128 -> 0.5 + 2.5/128 bytes.
-# MXFP4: 4 bits + one 8-bit scale per 32 values (OCP MX spec) -> 4.25 bits.
-LINEAR_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "awq-int4": 0.5 + 2.5 / 128,
-                "gptq-int4": 0.5 + 2.5 / 128, "mxfp4": 4.25 / 8}
+# Weight bytes per parameter in linear layers for the vLLM formats, from data/weight_formats.yaml (payload bits plus
+# the group scales: AWQ/GPTQ int4 4 + 20/128 bits, MXFP4 4 + 8/32, NVFP4 4 + 8/16, compressed-tensors W4A16
+# 4 + 16/128, bitsandbytes nf4 4 + 32/64). Embeddings, LM head and vision towers stay 16-bit in quantized checkpoints
+# (llm-compressor, AutoAWQ, ModelOpt and gpt-oss's modules_to_not_convert all skip them).
+LINEAR_BYTES = {"bf16": 2.0, "fp16": 2.0, **{name: info.bits() / 8 for name, info in load_formats().items()}}
 
 
 def weight_format_bits(fmt: str) -> float:
@@ -82,17 +82,47 @@ def weight_bytes(spec: ModelSpec, fmt: str, published_size_gb: float | None = No
         share = total / max(layer_params + embed_params + head_params + vision_params, 1)
         return WeightBytes(layers=int(layer_params * share), embedding=int(embed_params * share),
                            lm_head=int(head_params * share), vision=int(vision_params * share))
-    if fmt == "fp8" and spec.native_dtype == "fp8" or fmt in LINEAR_BYTES:
-        per = LINEAR_BYTES[fmt]
-        return WeightBytes(layers=int(layer_params * per), embedding=embed_params * 2, lm_head=head_params * 2,
+    if fmt in LINEAR_BYTES:
+        layers = quantized_layer_bytes(spec, fmt, layer_params, counted.experts)
+        return WeightBytes(layers=int(layers), embedding=embed_params * 2, lm_head=head_params * 2,
                            vision=vision_params * 2)
     raise ValueError(f"unknown weight format {fmt}")
 
 
+def quantization_of(spec: ModelSpec, fmt: str) -> tuple[str, int | None]:
+    """(which layers are quantized, group size) of ``spec`` published in ``fmt``: the official checkpoint's when
+    ``fmt`` is its native format, else the catalog artifact's (official first), else every linear layer at the
+    format's usual group (vLLM's online FP8, a generic conversion)."""
+    info = format_info(fmt)
+    default = info.scope if info else "linear"
+    if fmt == spec.native_dtype:
+        return spec.quantized_layers or default, spec.quant_group_size
+    found = sorted(spec.artifacts_for(fmt), key=lambda a: not a.official)
+    if found:
+        return found[0].quantized_layers or default, found[0].group_size
+    return "linear", None
+
+
+def quantized_layer_bytes(spec: ModelSpec, fmt: str, layer_params: int, expert_params: int) -> float:
+    """Bytes of the decoder layers: quantized where the checkpoint quantizes, 16-bit elsewhere."""
+    info = format_info(fmt)
+    if info is None:  # bf16 / fp16
+        return layer_params * LINEAR_BYTES[fmt]
+    scope, group = quantization_of(spec, fmt)
+    per = info.bits(group) / 8
+    if scope == "experts" and spec.architecture.moe:
+        experts = min(expert_params, layer_params)
+        return experts * per + (layer_params - experts) * 2.0
+    return layer_params * per
+
+
 # -------------------------------------------------------------------------------------------------- KV cache
 def layer_split(a: Architecture) -> tuple[int, int]:
-    """(global layers, local layers): local layers keep only a window (sliding) or a chunk (Llama 4)."""
+    """(global layers, local layers): local layers keep only a window (sliding) or a chunk (Llama 4). Hybrid models:
+    only their full-attention layers hold a KV cache (their recurrent layers hold a fixed state instead)."""
     at = a.attention
+    if at.kind == "hybrid":
+        return at.attention_layers or 0, 0
     if at.kind not in ("sliding", "chunked"):
         return a.num_layers, 0
     if not at.global_every:
@@ -106,30 +136,86 @@ def kv_heads_per_gpu(a: Architecture, tp: int) -> int:
     return max(1, math.ceil(a.num_kv_heads / tp))
 
 
+# DeepSeek sparse attention (V3.2): the lightning indexer caches one FP8 key of index_head_dim values per token per
+# layer with one fp32 scale per 128 values (vLLM's indexer cache: head_dim + head_dim / 128 * 4 bytes = 132 for
+# V3.2), whatever the main cache's format. With an fp8 main cache vLLM uses its "fp8_ds_mla" layout: the 512-value
+# latent in FP8 plus 4 fp32 scales and the 64-value RoPE key kept in bf16 = 656 bytes per token per layer.
+# unverified: both layouts are read from vLLM's DeepSeek V3.2 code as remembered; the stored sources only confirm
+# that V3.2 defaults to "a custom fp8 kvcache" (github.com/vllm-project/recipes DeepSeek/DeepSeek-V3_2.md).
+DSA_INDEX_SCALE_BLOCK = 128
+DSA_FP8_SCALE_BYTES = 4
+
+
 def kv_bytes_per_token_layer(a: Architecture, tp: int, kv_format: str) -> float:
     """Bytes one token costs in one layer on one GPU."""
     b = KV_BYTES[kv_format]
-    if a.attention.kind == "mla":
+    at = a.attention
+    if at.kind == "mla":
         # DeepSeek MLA caches the compressed latent plus the decoupled RoPE key, shared by all heads,
         # so every TP rank holds the whole of it (vLLM MLA backends).
-        return (a.attention.kv_lora_rank + a.attention.qk_rope_head_dim) * b
+        return (at.kv_lora_rank + at.qk_rope_head_dim) * b
+    if at.kind == "dsa":
+        if kv_format == "fp8":
+            latent = (at.kv_lora_rank + at.kv_lora_rank // DSA_INDEX_SCALE_BLOCK * DSA_FP8_SCALE_BYTES
+                      + at.qk_rope_head_dim * 2)
+        else:
+            latent = (at.kv_lora_rank + at.qk_rope_head_dim) * b
+        index = at.index_head_dim + at.index_head_dim / DSA_INDEX_SCALE_BLOCK * DSA_FP8_SCALE_BYTES
+        return latent + index
     return 2 * kv_heads_per_gpu(a, tp) * a.head_dim * b
+
+
+# Recurrent state of a hybrid model's linear-attention / Mamba2 layer, per sequence, whatever its length (vLLM's
+# mamba cache: a conv state of (conv_kernel - 1) x conv channels and an SSM / delta-rule state per head):
+#   Gated DeltaNet (Qwen3-Next): conv channels = 2 x key_heads x key_dim + heads x value_dim (q, k and v are
+#     convolved); recurrent state = heads x key_dim x value_dim.
+#   Mamba2 (Nemotron-H, Granite 4, Jamba-style): conv channels = heads x head_dim + 2 x groups x state_size (x, B, C);
+#     SSM state = heads x head_dim x state_size -- the same two expressions once groups -> key_heads,
+#     state_size -> key_dim, head_dim -> value_dim (the names the schema uses).
+# Both are split across TP ranks by head. Element size: the conv state is in the model dtype (2 bytes); the
+# recurrent / SSM state too, unless the config pins it (mamba_ssm_cache_dtype "float32" in Nemotron-H and Qwen3.5
+# configs -> attention.state_dtype_bytes 4; vLLM keeps the conv state in the model dtype either way).
+MODEL_DTYPE_BYTES = 2.0
+
+
+def state_bytes_per_layer(a: Architecture, tp: int = 1) -> float:
+    at = a.attention
+    if at.kind != "hybrid":
+        return 0.0
+    conv = (at.conv_kernel - 1) * (2 * at.state_key_heads * at.state_key_dim + at.state_heads * at.state_value_dim)
+    recurrent = at.state_heads * at.state_key_dim * at.state_value_dim
+    return (conv * MODEL_DTYPE_BYTES + recurrent * (at.state_dtype_bytes or MODEL_DTYPE_BYTES)) / tp
+
+
+def state_bytes_per_sequence(a: Architecture, *, tp: int = 1, pp: int = 1) -> float:
+    """Fixed per-sequence state of the recurrent layers on the busiest GPU (0 for attention-only models)."""
+    if a.attention.kind != "hybrid":
+        return 0.0
+    return math.ceil((a.attention.state_layers or 0) / pp) * state_bytes_per_layer(a, tp)
 
 
 def kv_bytes_per_sequence(a: Architecture, context: int, *, tp: int = 1, pp: int = 1, kv_format: str = "bf16",
                           local_windows: bool = True) -> float:
-    """KV bytes one sequence of ``context`` tokens holds on the busiest GPU (the largest pipeline stage).
-    ``local_windows=False`` charges local layers the whole context (engines without sliding-window caches)."""
+    """KV bytes one sequence of ``context`` tokens holds on the busiest GPU (the largest pipeline stage), with the
+    fixed recurrent state of hybrid models. ``local_windows=False`` charges local layers the whole context (engines
+    without sliding-window caches)."""
     globals_, locals_ = layer_split(a)
     span = a.attention.window or a.attention.chunk or context
     local_tokens = min(span, context) if local_windows else context
     layer_tokens = math.ceil(globals_ / pp) * context + math.ceil(locals_ / pp) * local_tokens
-    return layer_tokens * kv_bytes_per_token_layer(a, tp, kv_format)
+    return layer_tokens * kv_bytes_per_token_layer(a, tp, kv_format) + state_bytes_per_sequence(a, tp=tp, pp=pp)
+
+
+def kv_layers(a: Architecture) -> int:
+    """Layers holding a KV cache: all of them, but only the full-attention ones of a hybrid model."""
+    if a.attention.kind == "hybrid":
+        return a.attention.attention_layers or 0
+    return a.num_layers
 
 
 def full_kv_bytes_per_token(a: Architecture, *, tp: int = 1, pp: int = 1, kv_format: str = "bf16") -> float:
-    """Per-token KV bytes counting every layer, the figure vLLM divides by to print 'KV cache size: N tokens'."""
-    return math.ceil(a.num_layers / pp) * kv_bytes_per_token_layer(a, tp, kv_format)
+    """Per-token KV bytes counting every KV layer, the figure vLLM divides by to print 'KV cache size: N tokens'."""
+    return math.ceil(kv_layers(a) / pp) * kv_bytes_per_token_layer(a, tp, kv_format)
 
 
 # -------------------------------------------------------------------------------------------- vLLM overheads

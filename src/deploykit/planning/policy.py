@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from deploykit.catalog.formats import format_info, support
 from deploykit.catalog.loader import ModelSpec
 from deploykit.catalog.schema import Artifact, HardwareProfile
 from deploykit.planning.types import Box, Engine
@@ -20,6 +21,17 @@ FORMAT_QUALITY = {"bf16": 1.0, "fp16": 1.0, "fp8": 0.999, "int8": 0.99, "awq-int
                   "mxfp4": 0.98, "gguf-f16": 1.0, "gguf-q8_0": 0.995, "gguf-q6_k": 0.99, "gguf-q5_k_m": 0.985,
                   "gguf-q4_k_m": 0.975, "gguf-q4_0": 0.96, "gguf-q3_k_m": 0.94, "gguf-q2_k": 0.88}
 FP8_BLOCK = 128  # DeepSeek-style block-quantized FP8 uses 128x128 weight blocks (weight_block_size in config.json)
+
+# ---- issue 12: the formats of data/weight_formats.yaml -------------------------------------------------------------
+# The vLLM ladder above with these formats: NVFP4 and MXFP4 after the 8-bit formats, W4A16 after AWQ/GPTQ,
+# bitsandbytes last (slowest kernels).
+VLLM_LADDER = ["bf16", "fp8", "int8", "nvfp4", "mxfp4", "awq-int4", "gptq-int4", "w4a16", "bnb-int8", "nf4"]
+# NVFP4: NVIDIA reports <= 1% accuracy loss from FP8 on DeepSeek-R1
+# (developer.nvidia.com/blog/introducing-nvfp4-for-efficient-and-accurate-low-precision-inference); W4A16 as the other
+# INT4 formats; bitsandbytes int8 as INT8, nf4 below the calibrated INT4s.
+FORMAT_QUALITY.update({"nvfp4": 0.985, "w4a16": 0.98, "bnb-int8": 0.99, "nf4": 0.97})
+SIXTEEN_BIT = ("bf16", "fp16", "fp32")  # official weights vLLM can load as BF16 or quantize online
+# ---- end issue 12 ---------------------------------------------------------------------------------------------------
 
 
 def default_engine(profile: HardwareProfile) -> Engine:
@@ -55,6 +67,14 @@ class WeightChoice:
         return self.artifact.size_gb if self.artifact else None
 
 
+def runs_here(fmt: str, profile: HardwareProfile) -> bool:
+    """Whether vLLM serves ``fmt`` on this device. Quantized formats on NVIDIA GPUs follow the compute capability
+    rules of data/weight_formats.yaml (native or emulated); the rest follow the profile's own list (issue 12)."""
+    if profile.kind == "nvidia" and format_info(fmt) is not None:
+        return support(fmt, profile.compute_capability) is not None
+    return fmt in profile.weight_formats
+
+
 def _best_artifact(spec: ModelSpec, fmt: str) -> Artifact | None:
     found = spec.artifacts_for(fmt)
     return sorted(found, key=lambda a: (not a.official, a.size_gb is None))[0] if found else None
@@ -76,6 +96,7 @@ def weight_choices(spec: ModelSpec, profile: HardwareProfile, engine: Engine, qu
         list[WeightChoice], list[str]]:
     """Formats to try, best quality first, with the reasons others were skipped."""
     skipped: list[str] = []
+    unpublished: list[str] = []
     ladder = GGUF_LADDER if engine in ("ollama", "llamacpp") else VLLM_LADDER
     if quant != "auto":
         ladder = [quant]
@@ -97,14 +118,17 @@ def weight_choices(spec: ModelSpec, profile: HardwareProfile, engine: Engine, qu
         if engine != "vllm":
             skipped.append(f"{fmt}: {engine} serves GGUF files")
             continue
-        if fmt not in profile.weight_formats:
+        if not runs_here(fmt, profile):
             skipped.append(f"{fmt}: not supported on {profile.display_name}")
             continue
         if fmt == "bf16":
-            if spec.native_dtype == "fp8":
-                skipped.append("bf16: the official weights are FP8; a BF16 copy would double the memory for no gain")
+            if spec.native_dtype not in SIXTEEN_BIT:
+                skipped.append(f"bf16: the official weights are {spec.native_dtype.upper()}; a BF16 copy would take "
+                               "more memory for no gain")
                 continue
             choices.append(WeightChoice("bf16", None, spec.hf_repo))
+        elif fmt == spec.native_dtype and fmt != "fp8":  # issue 12: a quantized official checkpoint (gpt-oss MXFP4)
+            choices.append(WeightChoice(fmt, None, spec.hf_repo))
         elif fmt == "fp8":
             if profile.fp8_mode == "weight-only" and spec.architecture.moe:
                 skipped.append(f"fp8: {profile.display_name} runs FP8 weight-only (Marlin) kernels, which vLLM "
@@ -117,14 +141,19 @@ def weight_choices(spec: ModelSpec, profile: HardwareProfile, engine: Engine, qu
             if art is not None:
                 choices.append(WeightChoice("fp8", art, art.hf_repo or spec.hf_repo,
                                             block_size=art.block_size))
+            elif spec.native_dtype not in SIXTEEN_BIT:  # issue 12: vLLM quantizes 16-bit checkpoints only
+                skipped.append(f"fp8: no published FP8 checkpoint, and vLLM's online FP8 needs 16-bit weights "
+                               f"(the official ones are {spec.native_dtype.upper()})")
             else:
                 choices.append(WeightChoice("fp8", None, spec.hf_repo, online_quantization=True))
         else:
             art = _best_artifact(spec, fmt)
             if art is None or not art.hf_repo:
-                skipped.append(f"{fmt}: no published {fmt} checkpoint in the catalog")
+                unpublished.append(fmt)
                 continue
             choices.append(WeightChoice(fmt, art, art.hf_repo))
+    if unpublished:  # one line for all of them (issue 12 added five formats; a line each drowned the reasons)
+        skipped.append(f"{', '.join(unpublished)}: no published checkpoint in the catalog")
     return choices, skipped
 
 
@@ -144,7 +173,7 @@ def valid_tp(spec: ModelSpec, tp: int, choice: WeightChoice) -> str | None:
     a = spec.architecture
     if a.num_attention_heads % tp:
         return f"TP={tp} does not divide the {a.num_attention_heads} attention heads"
-    if a.attention.kind != "mla" and a.num_kv_heads % tp and tp % a.num_kv_heads:
+    if a.attention.kind not in ("mla", "dsa") and a.num_kv_heads % tp and tp % a.num_kv_heads:
         return f"TP={tp} and the {a.num_kv_heads} KV heads do not divide one another"
     if choice.block_size:
         ffn = a.moe.expert_intermediate_size if a.moe else a.intermediate_size
