@@ -7,7 +7,7 @@ from pathlib import Path
 from deploykit.catalog import hub
 from deploykit.catalog.hf_config import spec_from_config
 from deploykit.catalog.loader import ModelSpec, find_model, load_models
-from deploykit.errors import UnknownNameError
+from deploykit.errors import ModelConfigError, UnknownNameError
 from deploykit.suggest import did_you_mean
 
 SPDX_HINTS = {"apache-2.0": "Apache License 2.0", "mit": "MIT License"}
@@ -31,6 +31,11 @@ def resolve_model(name: str, revision: str = "main") -> ModelSpec:
         return spec_from_config(hub.read_local_config(path), repo=str(path.resolve()),
                                 source=str((path / "config.json").resolve()), provenance="local-dir",
                                 license=license)
+    if name.startswith(("/", "./", "../", "~")) or name in (".", "..") or path.exists():
+        raise ModelConfigError(f"{name} is neither a model directory nor a .gguf file"
+                               + ("" if path.exists() else " (it does not exist)"),
+                               fix="pass a directory holding config.json (and *.safetensors), a .gguf file, a "
+                                   "catalog name (deploykit models) or a Hugging Face repo id")
     if hub.REPO_ID.match(name):
         config, source = hub.fetch_hub_config(name, revision)
         return spec_from_config(config, repo=name, source=source, revision=revision)

@@ -11,8 +11,12 @@ from pathlib import Path
 
 
 def start(argv: list[str], *, env: dict[str, str], log_path: Path, cwd: Path | None = None) -> subprocess.Popen:
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    log = open(log_path, "ab", buffering=0)  # noqa: SIM115 - the child owns it once started
+    try:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(log_path, "ab", buffering=0)  # noqa: SIM115 - the child owns it once started
+    except OSError as exc:
+        from deploykit.atomic import write_error
+        raise write_error(exc, log_path) from exc
     env = {"PYTHONUNBUFFERED": "1", **env}  # Python engines block-buffer a file: the log would lag the engine
     try:
         return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
