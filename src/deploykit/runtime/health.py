@@ -95,7 +95,7 @@ def wait_ready(base_url: str, served_name: str, *, api_key: str | None, timeout_
     answers: the returned Readiness says how far it got."""
     r = Readiness(base_url, served_name)
     started = time.monotonic()
-    with httpx.Client(timeout=httpx.Timeout(30.0, connect=2.0)) as client:
+    with httpx.Client(timeout=httpx.Timeout(min(30.0, max(1.0, timeout_s)), connect=2.0)) as client:
         while True:
             r.seconds = time.monotonic() - started
             dead = alive()
@@ -107,8 +107,9 @@ def wait_ready(base_url: str, served_name: str, *, api_key: str | None, timeout_
                 check_once(client, r, api_key)
             except httpx.HTTPError as exc:
                 r.detail = f"not answering yet ({type(exc).__name__})"
-            except ValueError as exc:  # JSON decode
-                r.detail = f"unexpected answer: {exc}"
+            except (ValueError, TypeError, AttributeError, KeyError, IndexError, OverflowError,
+                    RecursionError) as exc:  # an answer of the wrong shape: not ready (yet)
+                r.detail = f"unexpected answer: {type(exc).__name__}: {str(exc)[:200]}"
             if r.ready:
                 r.seconds = time.monotonic() - started
                 return r
