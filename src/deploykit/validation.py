@@ -138,12 +138,15 @@ def redact(text_: str, url: str) -> str:
     return text_
 
 
-def seconds(what: str, value: float | None, *, minimum: float = 0.0, maximum: float = 7 * 24 * 3600.0
+def seconds(what: str, value: float | None, *, at_least: float = 0.0, maximum: float = 7 * 24 * 3600.0
             ) -> float | None:
-    """A duration: a finite number of seconds above ``minimum`` (nan, inf and negatives are refused)."""
+    """A duration: a finite number of seconds above 0 and at least ``at_least`` (nan, inf, zero and negatives are
+    refused)."""
     if value is None:
         return None
-    if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= minimum or value > maximum:
+    if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0 or value < at_least \
+            or value > maximum:
+        floor = f"of at least {at_least:g}" if at_least > 0 else "above 0"
         raise UsageError(f"{what} {value} is not a usable number of seconds",
-                         fix=f"give a finite number of seconds above {minimum:g} (at most {maximum:g})")
+                         fix=f"give a finite number of seconds {floor} (at most {maximum:g})")
     return float(value)

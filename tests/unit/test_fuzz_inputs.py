@@ -281,3 +281,29 @@ def test_fuzzed_http_answers(hostile, models: bytes, completion: bytes, stream: 
     hostile.script = canned(models, completion, (health, b"{}"), stream)
     deploykit("HTTP: check", "check", hostile.root, "--timeout", "3", "-f", "json")
     deploykit("HTTP: bench", "bench", hostile.root, "--requests", "2", "--timeout", "3", "-f", "json")
+
+
+# ---------------------------------------------------------------------------------------------- observations
+observation_rows = st.one_of(
+    values.map(lambda v: json.dumps(v, allow_nan=True)),
+    st.binary(max_size=60).map(lambda b: b.decode("latin-1")),
+    st.fixed_dictionaries({
+        "model": st.just("tiny"), "engine": st.just("vllm"),
+        "hardware": st.one_of(st.fixed_dictionaries({"profile": st.sampled_from(["cpu-desktop", "cpu-server"])}),
+                              values),
+        "max_model_len": st.one_of(st.just(2048), scalars), "kv_cache_dtype": st.one_of(st.just("auto"), scalars),
+        "planned_kv_tokens": st.one_of(st.integers(1, 10**6), scalars),
+        "reported_kv_tokens": st.one_of(st.integers(1, 10**6), scalars)}).map(lambda d: json.dumps(d, allow_nan=True)),
+)
+
+
+@FUZZ
+@given(st.lists(observation_rows, max_size=5))
+def test_fuzzed_kv_observations(tmp_path_factory, monkeypatch_module, rows: list[str]) -> None:
+    state = tmp_path_factory.mktemp("obs")
+    (state / "kv_observations.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8", errors="surrogateescape")
+    model = state / "tiny"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps(TINY_CONFIG))
+    monkeypatch_module.setenv("DEPLOYKIT_STATE_DIR", str(state))
+    deploykit("observations: plan", "plan", str(model), "--engine", "vllm", "-f", "json")

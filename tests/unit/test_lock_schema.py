@@ -123,3 +123,17 @@ def test_up_plan_never_launches_a_lock_that_does_not_fit(tmp_path: Path) -> None
     path.write_text(lock_text(fits=False))
     r = run("up", "--plan", str(path), "--dry-run", "--force")
     assert r.returncode == 5 and "does not fit" in r.stderr, r.stderr
+
+
+def test_up_plan_accepts_a_lock_made_on_this_machine(tmp_path: Path) -> None:
+    import json
+
+    from test_up_faults import TINY_CONFIG
+    model = tmp_path / "tiny"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps(TINY_CONFIG))
+    path = tmp_path / "here.yaml"
+    assert run("plan", str(model), "--engine", "vllm", "-o", str(path)).returncode == 0
+    r = run("up", "--plan", str(path), "--dry-run", "--engine-bin", sys.executable)
+    assert r.returncode == 0, r.stderr
+    assert "--force" not in r.stderr and "--max-model-len" in r.stdout

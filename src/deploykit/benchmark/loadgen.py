@@ -49,6 +49,7 @@ MAX_MODELS_BYTES = 4 * 1024 * 1024
 STREAM_BYTES_BASE = 4 * 1024 * 1024
 STREAM_BYTES_PER_TOKEN = 2048
 MAX_LINE_BYTES = 1024 * 1024
+MAX_PROMPTS_BYTES = 64 * 1024 * 1024
 CSV_COLUMNS = ["level", "index", "start_s", "ttft_ms", "e2e_ms", "itl_ms_mean", "prompt_tokens", "completion_tokens",
                "ok", "error"]
 
@@ -129,7 +130,12 @@ def parse_concurrency(text: str) -> tuple[int, ...]:
 def load_prompts(path: Path) -> tuple[str, ...]:
     """Prompts from a file: JSONL lines with a "prompt" string, or plain text lines (blank lines skipped)."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_PROMPTS_BYTES + 1)
+        if len(raw) > MAX_PROMPTS_BYTES:
+            raise UsageError(f"prompts file {path} is larger than {MAX_PROMPTS_BYTES // (1024 * 1024)} MiB",
+                             fix="use a smaller prompts file (prompts are used in turn)")
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read prompts file {path}: {exc}", fix="pass a UTF-8 text or JSONL file") from exc
     prompts = []
@@ -142,6 +148,9 @@ def load_prompts(path: Path) -> tuple[str, ...]:
                 item = json.loads(stripped)
             except json.JSONDecodeError as exc:
                 raise UsageError(f"{path}:{number}: invalid JSON ({exc.msg})",
+                                 fix='each JSONL line is an object like {"prompt": "..."}') from None
+            except RecursionError:
+                raise UsageError(f"{path}:{number}: JSON nested too deeply",
                                  fix='each JSONL line is an object like {"prompt": "..."}') from None
             prompt = item.get("prompt") if isinstance(item, dict) else None
             if not isinstance(prompt, str) or not prompt:

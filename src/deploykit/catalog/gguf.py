@@ -70,6 +70,9 @@ def read_metadata(path: Path) -> dict[str, Any]:
                 key = _string(fh)
                 meta[key] = _value(fh, _read(fh, "<I"), keep=False)
             return meta
+    except RecursionError:
+        raise ModelConfigError(f"cannot read the GGUF header of {path}: arrays nested beyond reason",
+                               fix="check the file is complete (compare its size and sha256 with the source)") from None
     except (OSError, ValueError, struct.error) as exc:
         raise ModelConfigError(f"cannot read the GGUF header of {path}: {exc}",
                                fix="check the file is complete (compare its size and sha256 with the source)") from exc

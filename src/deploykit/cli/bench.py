@@ -62,8 +62,8 @@ def bench(
 
     from deploykit import validation
 
-    timeout = validation.seconds("--timeout", timeout, minimum=0.0)
-    seconds = validation.seconds("--seconds", seconds, minimum=0.0)
+    timeout = validation.seconds("--timeout", timeout)
+    seconds = validation.seconds("--seconds", seconds)
     levels = loadgen.parse_concurrency(concurrency)
     if csv_file is not None and csv_file.exists() and not force:
         raise OutputExistsError(f"{csv_file} exists", fix="pass --force to overwrite it, or choose another --csv path")

@@ -23,7 +23,7 @@ def check(
     format: Format = typer.Option(Format.table, "--format", "-f", help="table for people, json for scripts."),
 ) -> None:
     """Health, model list, a smoke completion with tokens, and time to first token."""
-    timeout = validation.seconds("--timeout", timeout, minimum=0.0)
+    timeout = validation.seconds("--timeout", timeout)
     if not url.startswith(("http://", "https://")):
         raise UsageError(f"'{validation.redact_url(url)}' is not an http(s) URL",
                          fix="e.g. deploykit check http://127.0.0.1:8000/v1")

@@ -67,7 +67,7 @@ def up(
     _stop_on_signals()
     if dry_run:  # a dry run touches no network: the hub client (imported later) then reads only its cache
         os.environ["HF_HUB_OFFLINE"] = "1"
-    timeout = validation.seconds("--timeout", timeout, minimum=0.999)
+    timeout = validation.seconds("--timeout", timeout, at_least=1)
     validation.host(host)
     if api_key_env is not None:
         validation.env_name("--api-key-env", api_key_env)
@@ -248,12 +248,12 @@ def _lock_differences(data: dict, locked: Plan) -> list[str]:
     except DeploykitError:
         current = None
     if current is None:
-        here = make_plan_hardware(box)
+        here = _hardware_here(box)
         return lockfile.machine_differences(data, here)
     return lockfile.differences(data, current)
 
 
-def make_plan_hardware(box) -> dict:
+def _hardware_here(box) -> dict:
     return {"profile": box.profile.name, "gpus": box.gpus_per_node, "nodes": box.nodes,
             "gpu_memory_gib": round(box.memory_total_bytes / 1024**3, 2)}
 
