@@ -85,6 +85,14 @@ class DiskSpaceError(DeploykitError):
     """Not enough free disk space for a download."""
 
 
+class NetworkError(DeploykitError):
+    """A server deploykit must reach (the Hugging Face hub) cannot be reached: "cannot reach X (offline?)"."""
+
+
+class OutputWriteError(DeploykitError):
+    """A file or folder cannot be written: read-only, permission, not a directory, a dangling link..."""
+
+
 class NotReadyError(DeploykitError):
     """The engine did not prove it serves (health, model list, smoke completion) before the timeout."""
 
@@ -111,6 +119,8 @@ ERROR_TABLE: list[tuple[type[BaseException], ErrorKind]] = [
     (EngineFailedError, ErrorKind(9, "engine failed")),
     (NotReadyError, ErrorKind(10, "not ready")),
     (DiskSpaceError, ErrorKind(11, "disk space")),
+    (NetworkError, ErrorKind(12, "network")),
+    (OutputWriteError, ErrorKind(13, "cannot write")),
     (DeploykitError, ErrorKind(1, "error")),
     (KeyboardInterrupt, ErrorKind(130, "interrupted")),
 ]

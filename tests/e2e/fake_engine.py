@@ -10,6 +10,8 @@ llama-cpp-python, and behaves as FAKE_ENGINE_MODE says:
   context      when --max-model-len exceeds FAKE_ENGINE_MAX_LEN, print the line vLLM 0.32 prints for that case
                (recorded in tests/fixtures/engine_logs) and exit 1; otherwise serve
   zero_tokens  serve, but every completion returns 0 tokens (llama-cpp-python's fallback chat format did that)
+  fork_serve   fork: the child serves, the parent (the process group's leader) only waits
+  fork_exit    fork: the child hangs on, the parent exits 3 at once (a leader gone, its child left behind)
 """
 
 from __future__ import annotations
@@ -34,6 +36,15 @@ def main() -> None:
     served = arg("served-model-name") or arg("model_alias") or arg("model") or "fake"
     port = int(arg("port", "8000"))
     print(f"fake engine: mode={mode} argv={sys.argv[1:]}", flush=True)
+    if mode in ("fork_serve", "fork_exit") and os.fork() != 0:  # the parent: same process group as the child
+        if mode == "fork_exit":
+            time.sleep(0.5)
+            print("RuntimeError: the fake engine's leader was told to exit", file=sys.stderr, flush=True)
+            os._exit(3)
+        time.sleep(3600)
+        return
+    if mode == "fork_exit":
+        time.sleep(3600)
     if mode == "exit":
         print("RuntimeError: the fake engine was told to fail", file=sys.stderr, flush=True)
         sys.exit(3)

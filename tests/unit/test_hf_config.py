@@ -19,7 +19,7 @@ from deploykit.catalog.hf_config import (
 )
 from deploykit.catalog.loader import load_models
 from deploykit.catalog.resolve import resolve_model
-from deploykit.errors import GatedModelError, ModelConfigError, classify
+from deploykit.errors import GatedModelError, ModelConfigError, NetworkError, classify
 
 # meta-llama/Llama-3.1-8B-Instruct config.json (the figures that matter to planning)
 LLAMA_31_8B = {
@@ -231,6 +231,9 @@ def hub_download(monkeypatch):
 
     monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda *a, **k: None)
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    # "online" with the hub answering through fake_download: no HF_HUB_OFFLINE, no reachability probe
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(hub, "require_hub", lambda what: None)
     return calls
 
 
@@ -261,13 +264,15 @@ def test_missing_repo_maps_to_model_config_error(hub_download):
     assert "HF_TOKEN" in info.value.fix
 
 
-def test_offline_cache_miss_maps_to_model_config_error(hub_download):
-    """Contract test of the hub-error mapping: LocalEntryNotFoundError (offline, not cached) -> ModelConfigError."""
+def test_offline_cache_miss_maps_to_network_error(hub_download):
+    """Contract test of the hub-error mapping: LocalEntryNotFoundError (the hub unreachable, not cached) ->
+    NetworkError, "cannot reach ... (offline?)", exit 12, with the offline fix."""
     hub_download["effect"] = hf_errors.LocalEntryNotFoundError("offline and not in cache")
-    with pytest.raises(ModelConfigError) as info:
+    with pytest.raises(NetworkError) as info:
         hub.fetch_hub_config("acme/uncached")
-    assert "cache" in info.value.message
-    assert info.value.fix
+    assert "cannot reach" in info.value.message and "(offline?)" in info.value.message
+    assert "cache" in info.value.message and "HF_HUB_OFFLINE" in info.value.fix
+    assert classify(info.value).exit_code == 12
 
 
 def test_hub_download_becomes_a_spec(hub_download, tmp_path):

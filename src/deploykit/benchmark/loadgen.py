@@ -42,6 +42,14 @@ from deploykit.errors import NotReadyError, UsageError
 ENDPOINTS = {"chat": "chat/completions", "completions": "completions"}
 CHARS_PER_TOKEN = 4  # plain English words: about 4 characters per token for Llama/Qwen/Mistral-style tokenizers
 PROGRESS_EVERY_S = 0.1
+# A response is cut off past these (a broken or hostile server must not fill memory): an error body or a model list
+# is a few KB; a stream carries well under 2 KiB per generated token, keep-alive comments included.
+MAX_ERROR_BODY_BYTES = 64 * 1024
+MAX_MODELS_BYTES = 4 * 1024 * 1024
+STREAM_BYTES_BASE = 4 * 1024 * 1024
+STREAM_BYTES_PER_TOKEN = 2048
+MAX_LINE_BYTES = 1024 * 1024
+MAX_PROMPTS_BYTES = 64 * 1024 * 1024
 CSV_COLUMNS = ["level", "index", "start_s", "ttft_ms", "e2e_ms", "itl_ms_mean", "prompt_tokens", "completion_tokens",
                "ok", "error"]
 
@@ -122,7 +130,12 @@ def parse_concurrency(text: str) -> tuple[int, ...]:
 def load_prompts(path: Path) -> tuple[str, ...]:
     """Prompts from a file: JSONL lines with a "prompt" string, or plain text lines (blank lines skipped)."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_PROMPTS_BYTES + 1)
+        if len(raw) > MAX_PROMPTS_BYTES:
+            raise UsageError(f"prompts file {path} is larger than {MAX_PROMPTS_BYTES // (1024 * 1024)} MiB",
+                             fix="use a smaller prompts file (prompts are used in turn)")
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read prompts file {path}: {exc}", fix="pass a UTF-8 text or JSONL file") from exc
     prompts = []
@@ -135,6 +148,9 @@ def load_prompts(path: Path) -> tuple[str, ...]:
                 item = json.loads(stripped)
             except json.JSONDecodeError as exc:
                 raise UsageError(f"{path}:{number}: invalid JSON ({exc.msg})",
+                                 fix='each JSONL line is an object like {"prompt": "..."}') from None
+            except RecursionError:
+                raise UsageError(f"{path}:{number}: JSON nested too deeply",
                                  fix='each JSONL line is an object like {"prompt": "..."}') from None
             prompt = item.get("prompt") if isinstance(item, dict) else None
             if not isinstance(prompt, str) or not prompt:
@@ -166,9 +182,9 @@ def normalize_base_url(url: str) -> str:
     url = url.strip()
     if "://" not in url:
         url = "http://" + url
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise UsageError(f"not an HTTP URL: {url}", fix="pass the base URL, e.g. http://127.0.0.1:8000/v1")
+    from deploykit.validation import http_url
+
+    http_url("the endpoint URL", url)
     url = url.rstrip("/")
     url = url.removesuffix("/chat/completions").removesuffix("/completions")
     if not urlsplit(url).path:
@@ -374,9 +390,23 @@ else:  # pragma: no cover - Python 3.10
             return False
 
 
+async def _capped(resp: httpx.Response, limit: int) -> bytes:
+    body = bytearray()
+    async for chunk in resp.aiter_bytes():
+        body += chunk
+        if len(body) > limit:
+            break
+    return bytes(body[:limit])
+
+
+class _StreamTooLong(Exception):
+    pass
+
+
 async def _one(client: httpx.AsyncClient, url: str, body: bytes, sample: Sample, timeout_s: float,
-               t_start: float) -> None:
-    """Send one streaming request and fill ``sample``. Never raises for the endpoint's failures."""
+               t_start: float, max_stream_bytes: int = STREAM_BYTES_BASE + 128 * STREAM_BYTES_PER_TOKEN) -> None:
+    """Send one streaming request and fill ``sample``. Never raises for the endpoint's failures. The request has a
+    real deadline (``timeout_s`` in all, whatever trickles in) and its stream a size limit."""
     perf = time.perf_counter
     stamps: list[float] = []
     append = stamps.append
@@ -386,14 +416,18 @@ async def _one(client: httpx.AsyncClient, url: str, body: bytes, sample: Sample,
     try:
         async with _deadline(timeout_s), client.stream("POST", url, content=body) as resp:
             if resp.status_code != 200:
-                raw = await resp.aread()
+                raw = await _capped(resp, MAX_ERROR_BODY_BYTES)
                 sample.error_kind = f"http {resp.status_code}"
                 sample.error = f"HTTP {resp.status_code}: {_brief(raw)}"
                 sample.e2e_ms = (perf() - t_start) * 1000.0
                 return
             rest = b""
+            seen = 0
             async for chunk in resp.aiter_bytes():
                 now = perf()
+                seen += len(chunk)
+                if seen > max_stream_bytes or len(rest) > MAX_LINE_BYTES:
+                    raise _StreamTooLong
                 if rest:
                     chunk = rest + chunk
                 lines = chunk.split(b"\n")
@@ -414,6 +448,12 @@ async def _one(client: httpx.AsyncClient, url: str, body: bytes, sample: Sample,
                     append(perf())
                 if b'"usage"' in rest:
                     usage_line = rest
+    except _StreamTooLong:
+        sample.error_kind = "too large"
+        sample.error = (f"the stream passed {max_stream_bytes // 1024} KiB (or one line {MAX_LINE_BYTES // 1024} KiB)"
+                        f" after {len(stamps)} deltas: stopped reading")
+        sample.e2e_ms = (perf() - t_start) * 1000.0
+        return
     except (TimeoutError, asyncio.TimeoutError, httpx.TimeoutException):
         sample.error_kind = "timeout"
         sample.error = f"no complete answer within {timeout_s:g} s ({len(stamps)} deltas received)"
@@ -430,12 +470,14 @@ async def _one(client: httpx.AsyncClient, url: str, body: bytes, sample: Sample,
     if usage_line and _USAGE.search(usage_line):
         try:
             usage = json.loads(usage_line[5:]).get("usage") or {}
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             usage = {}
-        if usage.get("completion_tokens") is not None:
-            sample.completion_tokens = int(usage["completion_tokens"])
-        if usage.get("prompt_tokens") is not None:
-            sample.prompt_tokens = int(usage["prompt_tokens"])
+        if not isinstance(usage, dict):
+            usage = {}
+        if _is_count(usage.get("completion_tokens")):
+            sample.completion_tokens = usage["completion_tokens"]
+        if _is_count(usage.get("prompt_tokens")):
+            sample.prompt_tokens = usage["prompt_tokens"]
     if not sample.completion_tokens:
         sample.completion_tokens = len(stamps)
     if error_line and not stamps:
@@ -459,18 +501,22 @@ async def _one(client: httpx.AsyncClient, url: str, body: bytes, sample: Sample,
         sample.error = "error event in the stream: " + _brief(error_line[5:])
 
 
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**9
+
+
 def _brief(raw: bytes, limit: int = 200) -> str:
-    text = raw.decode("utf-8", "replace").strip()
+    text = raw[:MAX_ERROR_BODY_BYTES].decode("utf-8", "replace").strip()
     try:
         data = json.loads(text)
         if isinstance(data, dict) and data.get("error") is not None:
             err = data["error"]
-            text = err.get("message", json.dumps(err)) if isinstance(err, dict) else str(err)
+            text = str(err.get("message", json.dumps(err))) if isinstance(err, dict) else str(err)
         elif isinstance(data, dict) and "detail" in data:
             text = str(data["detail"])
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
-    return " ".join(text.split())[:limit]
+    return re.sub(r"[\x00-\x1f\x7f]", " ", " ".join(text[:20 * limit].split()))[:limit]
 
 
 def _transport_kind(exc: httpx.HTTPError) -> str:
@@ -492,30 +538,46 @@ def _headers(api_key: str | None) -> dict[str, str]:
 
 
 async def resolve_model(client: httpx.AsyncClient, base_url: str, model: str | None, timeout_s: float) -> str:
-    """GET {base}/models: proves something answers, and gives the default model (the first id listed)."""
+    """GET {base}/models: proves something answers, and gives the default model (the first id listed). Within
+    ``timeout_s`` (at most 30 s) in all, and at most MAX_MODELS_BYTES read."""
+    from deploykit.validation import redact_url
+
+    shown = redact_url(base_url)
+
+    async def fetch() -> tuple[int, bytes]:
+        async with client.stream("GET", f"{base_url}/models") as resp:
+            return resp.status_code, await _capped(resp, MAX_MODELS_BYTES + 1)
+
     try:
-        resp = await client.get(f"{base_url}/models", timeout=min(timeout_s, 30.0))
+        status, raw = await asyncio.wait_for(fetch(), min(timeout_s, 30.0))
+    except (TimeoutError, asyncio.TimeoutError):
+        raise NotReadyError(f"{shown}/models gave no complete answer within {min(timeout_s, 30.0):g} s",
+                            fix="check that the URL is the engine's OpenAI API base, and that it is not overloaded"
+                            ) from None
     except httpx.HTTPError as exc:
         raise NotReadyError(
-            f"nothing answers at {base_url}: {type(exc).__name__}: {exc}",
+            f"nothing answers at {shown}: {type(exc).__name__}: {_brief(str(exc).encode())}",
             fix="start the engine first (deploykit up MODEL --detach prints its URL), or check the host, port "
                 "and scheme; the URL is the API base, e.g. http://127.0.0.1:8000/v1") from None
-    if resp.status_code in (401, 403):
-        raise UsageError(f"{base_url}/models answered {resp.status_code}: the endpoint wants an API key "
+    if status in (401, 403):
+        raise UsageError(f"{shown}/models answered {status}: the endpoint wants an API key "
                          f"(or refused this one)",
                          fix="pass --api-key KEY or set DEPLOYKIT_API_KEY (deploykit up exposes the key it set in "
                              "VLLM_API_KEY / LLAMA_API_KEY)")
     if model:
         return model
     ids: list[str] = []
-    if resp.status_code == 200:
+    if status == 200 and len(raw) <= MAX_MODELS_BYTES:
         try:
-            ids = [m["id"] for m in resp.json().get("data", []) if isinstance(m, dict) and m.get("id")]
-        except (ValueError, AttributeError):
+            data = json.loads(raw)
+            items = data.get("data", []) if isinstance(data, dict) else []
+            ids = [m["id"] for m in items if isinstance(m, dict) and isinstance(m.get("id"), str) and m["id"]] \
+                if isinstance(items, list) else []
+        except (ValueError, RecursionError):
             ids = []
     if not ids:
-        raise UsageError(f"cannot learn the served model from {base_url}/models (HTTP {resp.status_code}"
-                         f"{', no model listed' if resp.status_code == 200 else ''})",
+        raise UsageError(f"cannot learn the served model from {shown}/models (HTTP {status}"
+                         f"{', no model listed' if status == 200 else ''})",
                          fix="pass --model NAME, and check that the URL is the OpenAI API base (ends in /v1)")
     return ids[0]
 
@@ -529,6 +591,7 @@ async def _run_level(clients: list[httpx.AsyncClient], cfg: BenchConfig, url: st
     deadline = t0 + cfg.seconds if cfg.seconds is not None else math.inf
     limit = cfg.requests if cfg.requests is not None else sys.maxsize
     counters = {"next": 0, "errors": 0, "reported": t0}
+    stream_limit = STREAM_BYTES_BASE + cfg.max_tokens * STREAM_BYTES_PER_TOKEN
 
     def report(finished: bool = False) -> None:
         if on_progress is not None:
@@ -543,7 +606,7 @@ async def _run_level(clients: list[httpx.AsyncClient], cfg: BenchConfig, url: st
                 return
             counters["next"] = index + 1
             sample = Sample(concurrency, index, start - t0)
-            await _one(client, url, bodies(index), sample, cfg.timeout_s, start)
+            await _one(client, url, bodies(index), sample, cfg.timeout_s, start, stream_limit)
             samples.append(sample)
             if not sample.ok:
                 counters["errors"] += 1
@@ -588,8 +651,14 @@ async def run_async(cfg: BenchConfig, on_progress: Callable[[Progress], None] | 
             levels.append(await _run_level(clients, cfg, url, bodies, concurrency, position, on_progress))
     finally:
         await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
+    from deploykit.validation import redact, redact_url
+    for level in levels:  # never show credentials that the URL carried
+        for sample in level.samples:
+            if sample.error:
+                sample.error = redact(sample.error, base)
+        level.summary.error_examples = {k: redact(v, base) for k, v in level.summary.error_examples.items()}
     return BenchResult(
-        base_url=base, model=model, endpoint=cfg.endpoint, max_tokens=cfg.max_tokens,
+        base_url=redact_url(base), model=model, endpoint=cfg.endpoint, max_tokens=cfg.max_tokens,
         prompt_source="synthetic" if cfg.prompts is None else f"file ({len(cfg.prompts)} prompts)",
         prompt_tokens_target=cfg.prompt_tokens if cfg.prompts is None else None,
         bound={"requests": cfg.requests, "seconds": cfg.seconds}, levels=levels)

@@ -4,6 +4,7 @@ is."""
 
 from __future__ import annotations
 
+import re
 import struct
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -69,6 +70,9 @@ def read_metadata(path: Path) -> dict[str, Any]:
                 key = _string(fh)
                 meta[key] = _value(fh, _read(fh, "<I"), keep=False)
             return meta
+    except RecursionError:
+        raise ModelConfigError(f"cannot read the GGUF header of {path}: arrays nested beyond reason",
+                               fix="check the file is complete (compare its size and sha256 with the source)") from None
     except (OSError, ValueError, struct.error) as exc:
         raise ModelConfigError(f"cannot read the GGUF header of {path}: {exc}",
                                fix="check the file is complete (compare its size and sha256 with the source)") from exc
@@ -79,6 +83,9 @@ def config_from_metadata(meta: dict[str, Any], path: Path) -> dict[str, Any]:
     arch = meta.get("general.architecture")
     if not arch:
         raise ModelConfigError(f"{path} has no general.architecture", fix="use a GGUF converted by llama.cpp")
+    if not isinstance(arch, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}", arch):
+        raise ModelConfigError(f"{path}: general.architecture {str(arch)[:40]!r} is not an architecture name",
+                               fix="use a GGUF converted by llama.cpp")
 
     def key(name: str, default: Any = None) -> Any:
         return meta.get(f"{arch}.{name}", default)
@@ -88,6 +95,11 @@ def config_from_metadata(meta: dict[str, Any], path: Path) -> dict[str, Any]:
     if missing:
         raise ModelConfigError(f"{path} lacks {', '.join(f'{arch}.{m}' for m in missing)}",
                                fix="use a GGUF converted by a current llama.cpp")
+    for n in sorted(needed):
+        value = key(n)
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 100_000_000:
+            raise ModelConfigError(f"{path}: {arch}.{n} is {str(value)[:40]!r}, not a positive integer",
+                                   fix="use a GGUF converted by a current llama.cpp")
     hidden, heads = key("embedding_length"), key("attention.head_count")
     config: dict[str, Any] = {
         "model_type": arch, "architectures": [arch], "num_hidden_layers": key("block_count"), "hidden_size": hidden,

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from deploykit.catalog.loader import ModelSpec
 from deploykit.catalog.params import count_params
@@ -17,6 +19,79 @@ from deploykit.errors import ModelConfigError
 UNKNOWN_LICENSE = {"id": "unknown", "name": "unknown (not in the catalog: read the model card)",
                    "url": "https://huggingface.co", "commercial_use": False, "gotchas": [
                        "Licence not known to deploykit: check the model card before commercial use."]}
+
+
+Size = Annotated[int, Field(ge=1, le=100_000_000)]
+Count = Annotated[int, Field(ge=0, le=100_000_000)]
+Name = Annotated[str, Field(max_length=200)]
+
+
+class _ConfigFields(BaseModel):
+    """The config.json fields deploykit reads, typed and ranged (JSON types as they are: no "8" for 8, no true for
+    1); every other field passes untouched. A border check: what fails here is a ModelConfigError, not a crash."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    num_hidden_layers: Size | None = None
+    hidden_size: Size | None = None
+    num_attention_heads: Size | None = None
+    num_key_value_heads: Size | None = None
+    head_dim: Size | None = None
+    intermediate_size: Size | None = None
+    intermediate_size_mlp: Size | None = None
+    vocab_size: Size | None = None
+    max_position_embeddings: Size | None = None
+    n_positions: Size | None = None
+    kv_lora_rank: Count | None = None
+    qk_rope_head_dim: Count | None = None
+    qk_nope_head_dim: Count | None = None
+    v_head_dim: Count | None = None
+    q_lora_rank: Count | None = None
+    attention_chunk_size: Count | None = None
+    layer_types: list[Name] | None = Field(None, max_length=100_000)
+    sliding_window: Count | None = None
+    use_sliding_window: bool | None = None
+    sliding_window_pattern: Count | None = None
+    n_routed_experts: Count | None = None
+    num_local_experts: Count | None = None
+    num_experts: Count | None = None
+    moe_intermediate_size: Size | None = None
+    first_k_dense_replace: Count | None = None
+    interleave_moe_layer_step: Count | None = None
+    decoder_sparse_step: Count | None = None
+    n_shared_experts: Count | None = None
+    num_experts_per_tok: Size | None = None
+    model_type: Name | None = None
+    hidden_act: Name | None = None
+    tie_word_embeddings: bool | None = None
+    torch_dtype: Name | None = None
+    dtype: Name | None = None
+
+
+class _Quantization(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    quant_method: Name | None = None
+
+
+class _Config(_ConfigFields):
+    text_config: _ConfigFields | None = None
+    quantization_config: _Quantization | None = None
+
+
+def check_config(config: object, source: str) -> dict[str, Any]:
+    """config.json must be an object whose fields deploykit reads have their JSON types and sane ranges."""
+    if not isinstance(config, dict):
+        raise ModelConfigError(f"config.json at {source} is not a JSON object", fix="point at the model's config.json")
+    try:
+        _Config.model_validate(config)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ModelConfigError(f"config.json at {source}: {where}: {first['msg']} (got {first.get('input')!r:.60})",
+                               fix="check the repository's config.json; deploykit plans decoder-only "
+                                   "transformer LLMs") from None
+    return config
 
 
 def _text_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -140,7 +215,7 @@ def architecture_from_config(config: dict[str, Any], source: str) -> Architectur
     except KeyError as exc:
         raise ModelConfigError(f"config.json at {source} lacks {exc.args[0]!r}",
                                fix="deploykit plans decoder-only transformer LLMs; check this is one") from exc
-    except ValueError as exc:
+    except (ValueError, TypeError, ZeroDivisionError, OverflowError) as exc:
         raise ModelConfigError(f"config.json at {source} is inconsistent: {exc}", fix="check the repository") from exc
 
 
@@ -253,17 +328,30 @@ def catalog_name_for(repo: str) -> str:
 def spec_from_config(config: dict[str, Any], *, repo: str, source: str, revision: str = "main",
                      provenance: str = "hf-config", license: dict[str, Any] | None = None,
                      gated: bool = False) -> ModelSpec:
+    check_config(config, source)
     arch = architecture_from_config(config, source)
     counted = count_params(arch)
     c = _text_config(config)
     default_context = min(arch.max_context, 32768)
     quant = read_quantization(config)
     hf_repo = repo if re.match(r"^[\w.\-]+/[\w.\-]+$", repo) else f"local/{catalog_name_for(repo)}"
+    try:
+        return _spec(config, repo, source, revision, provenance, license, gated, arch, counted, c, default_context,
+                     hf_repo, quant)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        raise ModelConfigError(f"config.json at {source} does not describe a model deploykit can plan: "
+                               f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}",
+                               fix="check the repository's config.json") from None
+
+
+def _spec(config, repo, source, revision, provenance, license, gated, arch, counted, c, default_context,
+          hf_repo, quant) -> ModelSpec:  # noqa: ANN001 - spec_from_config's own values
     return ModelSpec(
         name=catalog_name_for(repo), display_name=repo, hf_repo=hf_repo, revision=revision, gated=gated,
         uses=["chat"], params_total_b=round(counted.total / 1e9, 3), params_active_b=round(counted.active / 1e9, 3),
         params_source=f"computed from {source} (no model card figure)", default_context=default_context,
-        native_dtype=native_dtype(config), architecture=arch,
-        quantized_layers=quant.scope if quant else None, quant_group_size=quant.group_size if quant else None, family=c.get("model_type", "unknown"),
+        native_dtype=native_dtype(config), architecture=arch, family=c.get("model_type") or "unknown",
+        quantized_layers=quant.scope if quant else None, quant_group_size=quant.group_size if quant else None,
         origin=repo.split("/")[0] if "/" in repo else "local", origin_country="ZZ",
         license=license or UNKNOWN_LICENSE, provenance=provenance)

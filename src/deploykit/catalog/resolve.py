@@ -33,6 +33,11 @@ def resolve_model(name: str, revision: str = "main") -> ModelSpec:
         return spec_from_config(with_modelopt_sidecar(hub.read_local_config(path), path), repo=str(path.resolve()),
                                 source=str((path / "config.json").resolve()), provenance="local-dir",
                                 license=license)
+    if name.startswith(("/", "./", "../", "~")) or name in (".", "..") or path.exists():
+        raise ModelConfigError(f"{name} is neither a model directory nor a .gguf file"
+                               + ("" if path.exists() else " (it does not exist)"),
+                               fix="pass a directory holding config.json (and *.safetensors), a .gguf file, a "
+                                   "catalog name (deploykit models) or a Hugging Face repo id")
     if hub.REPO_ID.match(name):
         config, source = hub.fetch_hub_config(name, revision)
         return spec_from_config(config, repo=name, source=source, revision=revision)

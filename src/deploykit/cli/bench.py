@@ -60,6 +60,10 @@ def bench(
     from deploykit import atomic
     from deploykit.benchmark import loadgen
 
+    from deploykit import validation
+
+    timeout = validation.seconds("--timeout", timeout)
+    seconds = validation.seconds("--seconds", seconds)
     levels = loadgen.parse_concurrency(concurrency)
     if csv_file is not None and csv_file.exists() and not force:
         raise OutputExistsError(f"{csv_file} exists", fix="pass --force to overwrite it, or choose another --csv path")

@@ -7,6 +7,7 @@ from dataclasses import asdict
 
 import typer
 
+from deploykit import validation
 from deploykit.cli.output import Format, emit_json, stdout, table
 from deploykit.errors import UsageError
 from deploykit.runtime.health import check_endpoint
@@ -17,12 +18,16 @@ def check(
     api_key: str = typer.Option(None, "--api-key", envvar="DEPLOYKIT_API_KEY", show_default=False,
                                 help="Bearer key (or DEPLOYKIT_API_KEY)."),
     model: str = typer.Option(None, "--model", help="Model to test (default: the first one listed)."),
-    timeout: float = typer.Option(30.0, "--timeout", min=0.1, help="Seconds per request."),
+    timeout: float = typer.Option(30.0, "--timeout", help="Seconds the whole check may take (a deadline, not a "
+                                                          "per-read limit)."),
     format: Format = typer.Option(Format.table, "--format", "-f", help="table for people, json for scripts."),
 ) -> None:
     """Health, model list, a smoke completion with tokens, and time to first token."""
+    timeout = validation.seconds("--timeout", timeout)
     if not url.startswith(("http://", "https://")):
-        raise UsageError(f"'{url}' is not an http(s) URL", fix="e.g. deploykit check http://127.0.0.1:8000/v1")
+        raise UsageError(f"'{validation.redact_url(url)}' is not an http(s) URL",
+                         fix="e.g. deploykit check http://127.0.0.1:8000/v1")
+    validation.http_url("URL", url)
     v = check_endpoint(url, api_key=api_key, model=model, timeout_s=timeout)
     if format is Format.json:
         emit_json(asdict(v))

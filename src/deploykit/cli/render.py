@@ -61,6 +61,10 @@ def render(
                                                          "key, read from the environment."),
     port: int = typer.Option(None, "--port", min=1, max=65535, help="Port (default: the engine's usual one)."),
     api_key: bool = typer.Option(False, "--api-key", help="Require an API key even on loopback."),
+    expose_ollama_unauthenticated: bool = typer.Option(
+        False, "--expose-ollama-unauthenticated",
+        help="Ollama has no API key: bind it beyond loopback anyway (its whole API is then open to the network). "
+             "Prefer the LiteLLM gateway (--target litellm) in front of a loopback Ollama."),
     fallback: list[str] = typer.Option(None, "--fallback", help="LiteLLM fallback: provider/model or a URL "
                                                                 "(repeatable)."),
     gpu_ids: str = typer.Option(None, "--gpu-ids", help="compose: pin these GPU ids (e.g. 0,1) instead of a count."),
@@ -74,7 +78,8 @@ def render(
         raise UsageError(f"--k8s-version {k8s_version}: kubernetes-validate has schemas for 1.25 to 1.37",
                          fix="pass a minor version such as 1.35")
     opts = C.RenderOptions(name=name, host=host, port=port, api_key=api_key, fallbacks=tuple(fallback or ()),
-                           gpu_ids=_ids(gpu_ids), namespace=namespace, storage_class=storage_class)
+                           gpu_ids=_ids(gpu_ids), namespace=namespace, storage_class=storage_class,
+                           expose_ollama_unauthenticated=expose_ollama_unauthenticated)
     if all_:
         if model or plan_file:
             raise UsageError("--all renders the whole catalog", fix="drop MODEL/--plan, or drop --all")
@@ -88,6 +93,7 @@ def render(
     kind = get_profile(plan.hardware["profile"]).kind
     targets = resolve_targets(target, plan, kind)
     ctx = C.build(plan, opts)
+    _warn_exposure(ctx)
     files = render_files(plan, targets, opts, ctx)
     if dry_run:
         _dry_run(ctx, files, output, format)
@@ -122,6 +128,18 @@ def render(
             _print_report(report, format)
         if report.failed:
             raise typer.Exit(1)
+
+
+def _warn_exposure(ctx: dict) -> None:
+    """Loudly: what the rendered files expose, and the key they will refuse to start without."""
+    import os
+    if ctx.get("ollama_unauthenticated"):
+        warn(f"--expose-ollama-unauthenticated: Ollama will listen on {ctx['host']}:{ctx['port']} WITHOUT any "
+             "authentication; anyone who reaches it can pull, create and delete models")
+    key = ctx.get("api_key_env")
+    if key and not ctx.get("ollama_unauthenticated") and not os.environ.get(key):
+        warn(f"the files bind {ctx['host']} and require {key}, which is not set here: they refuse to start until "
+             f"it is (export {key}=<a long random key> where they run)")
 
 
 def _load_or_plan(model, plan_file, profile, gpus, nodes, context, concurrency, engine, quant, kv) -> Plan:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -14,7 +15,8 @@ from rich.text import Text
 from deploykit.catalog.resolve import resolve_model
 from deploykit.cli.output import Format, emit_json, hint, stderr, stdout, table, warn
 from deploykit.cli.plan import fitting_plan, planning_inputs
-from deploykit.errors import DeploykitError, EngineFailedError, UsageError
+from deploykit import validation
+from deploykit.errors import DeploykitError, EngineFailedError, PlanFileError, UsageError
 from deploykit.planning import lockfile
 from deploykit.planning.planner import plan as make_plan
 from deploykit.planning.types import Plan, Workload
@@ -46,8 +48,10 @@ def up(
     api_key_env: str = typer.Option(None, "--api-key-env", help="Environment variable holding the API key to "
                                                                 "require (default when exposed: VLLM_API_KEY / "
                                                                 "LLAMA_API_KEY)."),
-    timeout: float = typer.Option(None, "--timeout", min=1, help="Seconds to wait for readiness (default: from "
-                                                                 "the plan's load-time estimate)."),
+    timeout: float = typer.Option(None, "--timeout", help="Seconds to wait for readiness, at least 1 (default: "
+                                                          "from the plan's load-time estimate)."),
+    force: bool = typer.Option(False, "--force", help="--plan: launch even when the lock was made for another "
+                                                      "machine or engine version (never a lock that does not fit)."),
     detach: bool = typer.Option(False, "--detach", "-d", help="Return once ready and leave the engine running."),
     no_retry: bool = typer.Option(False, "--no-retry", help="Do not re-plan and retry once after out-of-memory or "
                                                             "context-too-long."),
@@ -60,6 +64,17 @@ def up(
 ) -> None:
     """Launch MODEL, wait until it really answers (health, model list, a smoke completion with tokens), print the
     endpoint. Without --detach, Ctrl-C stops it; on any failure nothing is left running."""
+    _stop_on_signals()
+    if dry_run:  # a dry run touches no network: the hub client (imported later) then reads only its cache
+        os.environ["HF_HUB_OFFLINE"] = "1"
+    timeout = validation.seconds("--timeout", timeout, at_least=1)
+    validation.host(host)
+    if api_key_env is not None:
+        validation.env_name("--api-key-env", api_key_env)
+    if image is not None:
+        validation.text("--image", image)
+    if ollama_host is not None:
+        validation.text("--ollama-host", ollama_host)
     if runtime not in (None, "native", "docker", "ollama"):
         raise UsageError(f"unknown runtime '{runtime}'", fix="use --runtime native, docker or ollama")
     if docker_network not in ("bridge", "host"):
@@ -70,7 +85,7 @@ def up(
     if local_gguf is not None and not local_gguf.is_file():
         raise UsageError(f"{local_gguf} does not exist", fix="pass the path of a .gguf file")
     plan, spec_family, workload, policy = _plan(model, plan_file, local_gguf, engine, context, concurrency, quant,
-                                                kv_cache_dtype)
+                                                kv_cache_dtype, force)
     name = dns_label(name or plan.model["name"], 40)
     runtime = runtime or ("ollama" if plan.engine == "ollama" else "native")
     if (runtime == "ollama") != (plan.engine == "ollama"):
@@ -88,7 +103,7 @@ def up(
         return
     api_env = api_key_env or (API_KEY_ENV.get(plan.engine) if host not in LOOPBACK else None)
     serve = A.Serve(host=host, port=port)
-    cmd = _command(plan, model, local_gguf, serve, engine_bin, spec_family)
+    cmd = _command(plan, model, local_gguf, serve, engine_bin, spec_family, download=not dry_run)
     if api_env:
         cmd.env[cmd.api_key_var] = f"${api_env}"  # shown as a reference; filled below
     if dry_run:
@@ -162,7 +177,7 @@ def _up_docker(name: str, label: str, model: str | None, plan: Plan, local_gguf:
     image = image or (versions.get("image_cuda" if kind == "nvidia" else "image_cpu") if plan.engine == "llamacpp"
                       else versions["image"])
     if plan.engine == "llamacpp":
-        model_path = weights.gguf_file(plan, local_gguf)
+        model_path = weights.gguf_file(plan, local_gguf, download=not dry_run)
     else:
         local_dir = Path(model).expanduser() if model and Path(model).expanduser().is_dir() else None
         model_path = str(local_dir.resolve()) if local_dir else None
@@ -188,15 +203,59 @@ def _up_docker(name: str, label: str, model: str | None, plan: Plan, local_gguf:
         _foreground(started.deployment)
 
 
-def _plan(model, plan_file, local_gguf, engine, context, concurrency, quant, kv):
+def _stop_on_signals() -> None:
+    """SIGTERM and SIGHUP (a closed SSH session) stop what `up` started exactly as Ctrl-C does: each becomes a
+    KeyboardInterrupt in the main thread, which every start path and the foreground loop clean up after. Once one
+    arrived, the next ones are ignored so that the clean-up itself is not cut short."""
+    def interrupt(signum: int, _frame: object) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, interrupt)
+
+
+def _plan(model, plan_file, local_gguf, engine, context, concurrency, quant, kv, force=False):
     if plan_file:
-        _, plan = lockfile.read_lock(plan_file)
+        data, plan = lockfile.read_lock(plan_file)
+        if not plan.fits:
+            raise PlanFileError(f"{plan_file} holds a plan that does not fit (fits: false): there is nothing to "
+                                "launch", fix="re-plan with deploykit plan MODEL -o FILE and lock one that fits")
+        diffs = _lock_differences(data, plan)
+        if diffs and not force:
+            raise PlanFileError(f"{plan_file} was made for another machine or engine: " + "; ".join(diffs),
+                                fix="re-plan here (deploykit plan MODEL -o FILE), or pass --force to launch it "
+                                    "anyway")
+        for d in diffs:
+            warn(f"--force: launching despite {d}")
         return plan, None, None, None
     box, workload, policy = planning_inputs(None, 1, 1, context, concurrency, engine, quant, kv, None, None)
     spec = resolve_model(model)
     if local_gguf is not None:
         policy = policy.model_copy(update={"engine": policy.engine or "llamacpp"})
     return fitting_plan(spec, box, workload, policy), spec.family, workload, policy
+
+
+def _lock_differences(data: dict, locked: Plan) -> list[str]:
+    """lockfile.differences between the lock and a plan made now, on this machine, from the lock's own inputs;
+    when the model cannot be planned here (e.g. its config is not reachable), the machine alone is compared."""
+    inputs = data.get("inputs") or {}
+    box, workload, policy = planning_inputs(None, 1, 1, inputs.get("context"), inputs.get("concurrency"),
+                                            locked.engine, "auto", "auto", None, None)
+    try:
+        spec = resolve_model(inputs.get("model") or locked.model["name"])
+        current = make_plan(spec, box, workload, policy)
+    except DeploykitError:
+        current = None
+    if current is None:
+        here = _hardware_here(box)
+        return lockfile.machine_differences(data, here)
+    return lockfile.differences(data, current)
+
+
+def _hardware_here(box) -> dict:
+    return {"profile": box.profile.name, "gpus": box.gpus_per_node, "nodes": box.nodes,
+            "gpu_memory_gib": round(box.memory_total_bytes / 1024**3, 2)}
 
 
 def _fetch_vllm_weights(plan: Plan) -> None:
@@ -208,15 +267,15 @@ def _fetch_vllm_weights(plan: Plan) -> None:
 
 
 def _command(plan: Plan, model: str | None, local_gguf: Path | None, serve: A.Serve, engine_bin: str | None,
-             family: str | None) -> engines.NativeCommand:
+             family: str | None, download: bool = True) -> engines.NativeCommand:
     if plan.engine == "vllm":
         local_dir = Path(model).expanduser() if model and Path(model).expanduser().is_dir() else None
         ref = str(local_dir.resolve()) if local_dir else A.vllm_model_ref(plan)
         return engines.vllm_command(plan, ref, serve, engine_bin=engine_bin,
                                     cpu=plan_kind(plan) != "nvidia")
     if plan.engine == "llamacpp":
-        return engines.llamacpp_command(plan, weights.gguf_file(plan, local_gguf), serve, engine_bin=engine_bin,
-                                        family=family)
+        return engines.llamacpp_command(plan, weights.gguf_file(plan, local_gguf, download=download), serve,
+                                        engine_bin=engine_bin, family=family)
     raise UsageError(f"up does not launch {plan.engine} yet", fix="use --engine vllm or llamacpp")
 
 
@@ -279,9 +338,12 @@ def _foreground(d: state.Deployment) -> None:
     try:
         while launch.is_running(d):
             time.sleep(1)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP (see _stop_on_signals)
         launch.stop(d)
-        hint(f"stopped {d.name}")
+        try:
+            hint(f"stopped {d.name}")
+        except OSError:  # the terminal went away with the SSH session: nothing left to tell
+            pass
         raise typer.Exit(0) from None
     tail = _log_lines(d, 15)
     launch.stop(d)

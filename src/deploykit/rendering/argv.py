@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from deploykit.errors import PlanFileError
 from deploykit.planning.types import Plan
 
 DEFAULT_PORTS = {"vllm": 8000, "llamacpp": 8080, "ollama": 11434}
@@ -34,8 +35,17 @@ def base_url(host: str, port: int) -> str:
     return f"http://{host}:{port}/v1"
 
 
+def value(what: str, text: object) -> str:
+    """A plan's value placed in an argv: never one that the engine would read as a flag."""
+    out = str(text)
+    if out.startswith("-") or not out:
+        raise PlanFileError(f"the plan's {what} {out!r} would be read as a flag by the engine",
+                            fix="re-create the plan with deploykit plan MODEL -o FILE")
+    return out
+
+
 def served_name(plan: Plan) -> str:
-    return plan.model["name"]
+    return value("model name", plan.model["name"])
 
 
 def spans_nodes(plan: Plan) -> bool:
@@ -58,7 +68,7 @@ def vllm_engine_args(plan: Plan, *, data_parallel: int | None = None) -> dict[st
     args: dict[str, object] = {"served-model-name": served_name(plan)}
     if plan.model.get("revision") and plan.model["revision"] != "main" and plan.weights["artifact"] == plan.model[
             "hf_repo"]:
-        args["revision"] = plan.model["revision"]
+        args["revision"] = value("revision", plan.model["revision"])
     if plan.tensor_parallel_size > 1:
         args["tensor-parallel-size"] = plan.tensor_parallel_size
     if plan.pipeline_parallel_size > 1:
@@ -93,7 +103,7 @@ def flags(args: dict[str, object]) -> list[str]:
 
 
 def vllm_model_ref(plan: Plan) -> str:
-    return str(plan.weights["artifact"])
+    return value("weights artifact", plan.weights["artifact"])
 
 
 def vllm_argv(plan: Plan, serve: Serve, *, binary: tuple[str, ...] = ("vllm", "serve"),
@@ -113,8 +123,8 @@ def llamacpp_args(plan: Plan, *, model_path: str | None = None) -> list[str]:
     """llama-server arguments (without the binary). The GGUF comes from the hub (--hf-repo/--hf-file, cached by
     llama.cpp) unless a local path is given."""
     w = plan.weights
-    model = ["--model", model_path] if model_path else ["--hf-repo", str(w["hf_repo"]), "--hf-file",
-                                                        str(w["gguf_file"])]
+    model = ["--model", value("model path", model_path)] if model_path else [
+        "--hf-repo", value("GGUF repository", w["hf_repo"]), "--hf-file", value("GGUF file", w["gguf_file"])]
     out = [*model, "--alias", served_name(plan), "--ctx-size", str(llamacpp_total_context(plan)),
            "--parallel", str(plan.max_num_seqs), "--n-gpu-layers", str(plan.gpu_layers or 0)]
     if plan.kv_cache_dtype in ("q8_0", "q4_0"):
@@ -131,7 +141,7 @@ def llamacpp_argv(plan: Plan, serve: Serve, *, binary: str = "llama-server", mod
 
 
 def ollama_tag(plan: Plan) -> str:
-    return str(plan.weights.get("ollama_tag") or plan.weights["artifact"])
+    return value("Ollama tag", plan.weights.get("ollama_tag") or plan.weights["artifact"])
 
 
 def ollama_env(plan: Plan, serve: Serve, *, keep_alive: str = "-1") -> dict[str, str]:

@@ -7,7 +7,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from deploykit import __version__
+from deploykit import __version__, validation
 from deploykit.errors import UsageError
 from deploykit.planning.lockfile import engine_versions
 from deploykit.planning.types import Plan
@@ -37,6 +37,8 @@ class RenderOptions:
     storage_class: str | None = None  # Kubernetes: storage class of the model-cache volume (default: cluster's)
     engine_prefix: str = "/opt/deploykit"  # systemd: where a native engine lives (<prefix>/<engine>/bin/...)
     extra_args: tuple[str, ...] = field(default_factory=tuple)  # appended to the engine's argv
+    # Ollama has no API key: a non-loopback bind is refused unless this is set (an explicit, loudly warned opt-out)
+    expose_ollama_unauthenticated: bool = False
 
     @property
     def exposed(self) -> bool:
@@ -59,13 +61,23 @@ def _fallbacks(fallbacks: tuple[str, ...]) -> list[dict]:
     out = []
     for i, fb in enumerate(fallbacks, 1):
         if fb.startswith(("http://", "https://")):
+            validation.http_url("--fallback", fb)
+            if validation.has_credentials(fb) or "key=" in fb.lower() or "token=" in fb.lower():
+                raise UsageError(f"--fallback {validation.redact_url(fb)} carries credentials, which would be "
+                                 "written into the LiteLLM file",
+                                 fix="drop them from the URL and export FALLBACK_API_KEY instead (the file reads "
+                                     "os.environ/FALLBACK_API_KEY)")
             out.append({"name": f"fallback-{i}", "model": "openai/default", "api_base": fb,
                         "api_key_env": "FALLBACK_API_KEY"})
             continue
+        validation.text("--fallback", fb)
         provider, sep, model = fb.partition("/")
         if not sep or not model:
             raise UsageError(f"--fallback '{fb}' is neither provider/model nor a URL",
                              fix="use e.g. --fallback openai/gpt-4.1-mini or --fallback http://other-host:8000/v1")
+        if not re.fullmatch(r"[a-z0-9_]{1,40}", provider):
+            raise UsageError(f"--fallback provider {provider!r} is not a LiteLLM provider name",
+                             fix="use e.g. --fallback openai/gpt-4.1-mini")
         out.append({"name": model, "model": fb, "api_base": None,
                     "api_key_env": PROVIDER_KEYS.get(provider, f"{provider.upper()}_API_KEY")})
     return out
@@ -76,6 +88,16 @@ def build(plan: Plan, opts: RenderOptions) -> dict:
         raise UsageError(f"the plan for {plan.model['name']} does not fit, so there is nothing to render",
                          fix="run deploykit plan to see the alternatives that fit, and render one of those")
     engine = plan.engine
+    validation.host(opts.host)
+    if opts.storage_class is not None:
+        validation.text("--storage-class", opts.storage_class, max_len=253)
+    if engine == "ollama" and opts.exposed and not opts.expose_ollama_unauthenticated:
+        raise UsageError(
+            f"Ollama has no API key: binding it to {opts.host} would open its whole API (pull, create, delete) to "
+            "the network",
+            fix="keep Ollama on 127.0.0.1 and expose the authenticating LiteLLM gateway in front of it: render "
+                "--target litellm, then LITELLM_MASTER_KEY=<key> litellm --config litellm-config.yaml --host "
+                f"{opts.host}; or, knowing the risk, pass --expose-ollama-unauthenticated")
     name = dns_label(opts.name or plan.model["name"], 40)
     serve = A.Serve(host=opts.host, port=opts.port, extra_args=opts.extra_args)
     port = serve.port_for(engine)
@@ -90,6 +112,9 @@ def build(plan: Plan, opts: RenderOptions) -> dict:
         "weights": plan.weights, "plan": plan.model_dump(mode="json"),
         "summary": _summary(plan), "host": opts.host, "port": port, "exposed": opts.exposed,
         "api_key_env": (API_KEY_ENV[engine] or "OLLAMA_API_KEY") if require_key else None,
+        # Kubernetes: a Service reaches the pod from the whole cluster, so the key (from a Secret) is always required
+        "k8s_api_key_env": API_KEY_ENV[engine] or "OLLAMA_API_KEY",
+        "ollama_unauthenticated": engine == "ollama" and opts.exposed,
         "engine_version": versions["version"], "image": _image(engine, kind, versions),
         "load_time_s": int(plan.estimates.time_to_load_s) if plan.estimates else 0,
         "start_period_s": start, "startup_failure_threshold": start // 10,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import jinja2
 
-from deploykit.errors import DataError, OutputExistsError, UsageError
+from deploykit.atomic import write_error
+from deploykit.errors import DataError, OutputExistsError, OutputWriteError, UsageError
 from deploykit.paths import data_dir
 from deploykit.planning.types import Plan
 from deploykit.rendering import context as C
@@ -81,26 +83,91 @@ def _tidy(path: str, text: str) -> str:
 
 
 def write_files(files: list[RenderedFile], out_dir: Path, *, force: bool = False) -> list[Path]:
-    """All or nothing: refuse before writing anything if a file exists (unless ``force``); write everything into a
-    temporary folder beside the target, then rename each file into place."""
+    """All or nothing. Before anything is touched: refuse existing files (unless ``force``) and any target that is
+    a directory. Then every file is written into a staging folder beside the targets and swapped into place; if
+    one swap fails, the ones already made are rolled back (the old contents restored, new files removed), so the
+    folder holds the old set or the new one. Write errors are deploykit errors (atomic.write_error)."""
     out_dir = Path(out_dir)
     targets = [out_dir / f.path for f in files]
-    existing = [p for p in targets if p.exists()]
+    for p in targets:
+        if p.is_dir():
+            raise OutputWriteError(f"cannot write {p}: it is a directory", fix="remove or rename that directory, "
+                                   "or choose another -o directory; nothing was written")
+    existing = [p for p in targets if p.exists() or p.is_symlink()]
     if existing and not force:
         raise OutputExistsError(f"{len(existing)} file(s) exist, e.g. {existing[0]}",
                                 fix="pass --force to overwrite them, or choose another -o directory")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".deploykit-render-", dir=out_dir))
+    made_dirs: list[Path] = []
+    staging: Path | None = None
+    done: list[tuple[Path, Path | None]] = []  # (target, backup of what it held, or None when it was new)
     try:
-        for f in files:
-            tmp = staging / f.path
+        _mkdirs(out_dir, made_dirs)
+        staging = Path(tempfile.mkdtemp(prefix=".deploykit-render-", dir=out_dir))
+        for i, f in enumerate(files):
+            tmp = staging / "new" / str(i)
             tmp.parent.mkdir(parents=True, exist_ok=True)
             tmp.write_text(f.content)
             if f.path.endswith(".sh"):
                 tmp.chmod(0o755)
-        for f, dest in zip(files, targets):
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staging / f.path, dest)
+        for i, (f, dest) in enumerate(zip(files, targets)):
+            _mkdirs(dest.parent, made_dirs)
+            backup = None
+            if dest.exists() or dest.is_symlink():
+                backup = staging / "old" / str(i)
+                backup.parent.mkdir(parents=True, exist_ok=True)
+                _backup(dest, backup)
+            os.replace(staging / "new" / str(i), dest)
+            done.append((dest, backup))
+    except OSError as exc:
+        _roll_back(done, made_dirs, staging)
+        raise write_error(exc, exc.filename or out_dir) from exc
+    except BaseException:
+        _roll_back(done, made_dirs, staging)
+        raise
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
     return targets
+
+
+def _mkdirs(folder: Path, made: list[Path]) -> None:
+    """mkdir -p, remembering each folder it created (so that a roll-back can remove them again)."""
+    missing = []
+    probe = folder
+    while not probe.exists() and not probe.is_symlink() and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    for d in reversed(missing):
+        d.mkdir()
+        made.append(d)
+    if not folder.is_dir():
+        raise FileExistsError(errno.EEXIST, "Not a directory", str(folder))
+
+
+def _backup(dest: Path, backup: Path) -> None:
+    """Keep what ``dest`` holds (a hard link, else a copy; a link stays a link) until the swap is complete."""
+    if dest.is_symlink():
+        os.symlink(os.readlink(dest), backup)
+        return
+    try:
+        os.link(dest, backup)
+    except OSError:
+        shutil.copy2(dest, backup)
+
+
+def _roll_back(done: list[tuple[Path, Path | None]], made_dirs: list[Path], staging: Path | None) -> None:
+    for dest, backup in reversed(done):
+        try:
+            if backup is None:
+                dest.unlink()
+            else:
+                os.replace(backup, dest)
+        except OSError:
+            pass
+    if staging is not None:
+        shutil.rmtree(staging, ignore_errors=True)
+    for d in reversed(made_dirs):
+        try:
+            d.rmdir()
+        except OSError:
+            pass

@@ -4,7 +4,9 @@ completion tokens (llama-cpp-python's fallback chat format does that) is not rea
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -93,7 +95,7 @@ def wait_ready(base_url: str, served_name: str, *, api_key: str | None, timeout_
     answers: the returned Readiness says how far it got."""
     r = Readiness(base_url, served_name)
     started = time.monotonic()
-    with httpx.Client(timeout=httpx.Timeout(30.0, connect=2.0)) as client:
+    with httpx.Client(timeout=httpx.Timeout(min(30.0, max(1.0, timeout_s)), connect=2.0)) as client:
         while True:
             r.seconds = time.monotonic() - started
             dead = alive()
@@ -105,8 +107,9 @@ def wait_ready(base_url: str, served_name: str, *, api_key: str | None, timeout_
                 check_once(client, r, api_key)
             except httpx.HTTPError as exc:
                 r.detail = f"not answering yet ({type(exc).__name__})"
-            except ValueError as exc:  # JSON decode
-                r.detail = f"unexpected answer: {exc}"
+            except (ValueError, TypeError, AttributeError, KeyError, IndexError, OverflowError,
+                    RecursionError) as exc:  # an answer of the wrong shape: not ready (yet)
+                r.detail = f"unexpected answer: {type(exc).__name__}: {str(exc)[:200]}"
             if r.ready:
                 r.seconds = time.monotonic() - started
                 return r
@@ -134,61 +137,163 @@ class Verdict:
     problems: list[str] = field(default_factory=list)
 
 
-def _first_token_ms(client: httpx.Client, base_url: str, model: str, api_key: str | None) -> float | None:
-    """Time to the first content delta of a streamed chat completion (None when the endpoint streams nothing)."""
+# Bounds for `deploykit check`: an OpenAI model list or an 8-token completion is a few KB; a stream of 8 tokens
+# (keep-alive comments included) well under a MB. Anything beyond is a broken or hostile server.
+MAX_BODY_BYTES = 4 * 1024 * 1024
+MAX_STREAM_BYTES = 4 * 1024 * 1024
+
+
+class _TooLarge(Exception):
+    def __init__(self, what: str, limit: int) -> None:
+        super().__init__(f"{what} sent more than {limit // (1024 * 1024)} MiB: stopped reading")
+
+
+def _printable(value: object, limit: int = 500) -> str:
+    """Server-chosen text shown to a person: one line, no terminal control characters, bounded."""
+    return re.sub(r"[\x00-\x1f\x7f]+", " ", str(value))[:limit]
+
+
+def _count(value: object) -> int:
+    """A token count from JSON: a plain non-negative integer, else 0 (never a crash on 'abc', 1e400 or -1)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**9 else 0
+
+
+async def _read(client: httpx.AsyncClient, method: str, url: str, what: str, **kw) -> tuple[int, bytes]:
+    async with client.stream(method, url, **kw) as resp:
+        body = bytearray()
+        async for chunk in resp.aiter_bytes():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                raise _TooLarge(what, MAX_BODY_BYTES)
+        return resp.status_code, bytes(body)
+
+
+def _json(body: bytes, what: str) -> object:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"{what} is not JSON ({type(exc).__name__})") from None
+
+
+def _model_ids(body: bytes) -> list[str]:
+    data = _json(body, "/v1/models")
+    items = data.get("data") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise ValueError("/v1/models has no 'data' list")
+    return [_printable(m["id"], 200) for m in items[:1000] if isinstance(m, dict) and isinstance(m.get("id"), str)]
+
+
+async def _smoke(client: httpx.AsyncClient, base_url: str, model: str, api_key: str | None,
+                 max_tokens: int = 8) -> tuple[int, str, str]:
+    """(completion tokens, text, why-not): chat first, plain completions when chat is refused or empty."""
+    why = ""
+    for endpoint, body in (
+            ("chat/completions", {"messages": [{"role": "user", "content": SMOKE_PROMPT}]}),
+            ("completions", {"prompt": SMOKE_PROMPT})):
+        status, raw = await _read(client, "POST", f"{base_url}/{endpoint}", f"/v1/{endpoint}",
+                                  headers=_headers(api_key),
+                                  json={"model": model, "max_tokens": max_tokens, "temperature": 0, **body})
+        if status != 200:
+            why = f"/v1/{endpoint} answered {status}: {_printable(raw.decode('utf-8', 'replace'), 200)}"
+            continue
+        data = _json(raw, f"/v1/{endpoint}")
+        data = data if isinstance(data, dict) else {}
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        tokens = _count(usage.get("completion_tokens"))
+        choices = data.get("choices") if isinstance(data.get("choices"), list) else []
+        choice = choices[0] if choices and isinstance(choices[0], dict) else {}
+        message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+        text = message.get("content") or choice.get("text") or ""
+        if tokens > 0:
+            return tokens, _printable(text), ""
+        why = f"/v1/{endpoint} returned 200 with 0 completion tokens"
+    return 0, "", why
+
+
+async def _first_token_ms(client: httpx.AsyncClient, base_url: str, model: str, api_key: str | None
+                          ) -> float | None:
+    """Time to the first content delta of a streamed chat completion (None when the endpoint streams nothing).
+    The stream is read within MAX_STREAM_BYTES (keep-alive comments count): the caller's deadline ends the rest."""
     started = time.perf_counter()
     body = {"model": model, "messages": [{"role": "user", "content": SMOKE_PROMPT}], "max_tokens": 8,
             "temperature": 0, "stream": True}
-    with client.stream("POST", f"{base_url}/chat/completions", json=body, headers=_headers(api_key)) as resp:
+    async with client.stream("POST", f"{base_url}/chat/completions", json=body, headers=_headers(api_key)) as resp:
         if resp.status_code != 200:
             return None
-        for line in resp.iter_lines():
-            if not line.startswith("data:") or line.strip() == "data: [DONE]":
-                continue
-            try:
-                delta = (json.loads(line[5:])["choices"] or [{}])[0].get("delta") or {}
-            except (ValueError, KeyError, IndexError):
-                continue
-            if delta.get("content") or delta.get("reasoning_content"):
-                return (time.perf_counter() - started) * 1000
+        seen = 0
+        rest = b""
+        async for chunk in resp.aiter_bytes():
+            seen += len(chunk)
+            if seen > MAX_STREAM_BYTES:
+                raise _TooLarge("the stream", MAX_STREAM_BYTES)
+            lines = (rest + chunk).split(b"\n")
+            rest = lines.pop()
+            if len(rest) > 64 * 1024:  # one SSE line is small
+                raise _TooLarge("one stream line", 64 * 1024)
+            for line in lines:
+                line = line.strip()
+                if not line.startswith(b"data:") or line == b"data: [DONE]":
+                    continue
+                try:
+                    event = json.loads(line[5:])
+                    choices = event.get("choices") or [{}]
+                    delta = choices[0].get("delta") or {}
+                except (ValueError, RecursionError, AttributeError, IndexError, TypeError, KeyError):
+                    continue
+                if isinstance(delta, dict) and (delta.get("content") or delta.get("reasoning_content")):
+                    return (time.perf_counter() - started) * 1000
     return None
 
 
 def check_endpoint(url: str, *, api_key: str | None, model: str | None, timeout_s: float) -> Verdict:
+    """One look at an OpenAI-compatible endpoint within ``timeout_s`` in all: a real deadline (a server that
+    trickles bytes or streams only keep-alive comments is cut off at it), bodies and streams capped. Credentials
+    in the URL are used but never shown: the verdict carries the URL with them redacted."""
+    from deploykit.validation import redact, redact_url
+
     base = url.rstrip("/")
     base = base if base.endswith("/v1") else f"{base}/v1"
-    v = Verdict(base)
-    with httpx.Client(timeout=httpx.Timeout(timeout_s, connect=min(5.0, timeout_s))) as client:
+    v = Verdict(redact_url(base))
+    try:
+        asyncio.run(asyncio.wait_for(_check(v, base, api_key, model, timeout_s), timeout_s))
+    except (asyncio.TimeoutError, TimeoutError):
+        v.problems.append(f"no complete answer within the {timeout_s:g} s deadline (--timeout)")
+    v.problems = [redact(p, base) for p in v.problems]
+    v.healthy = not v.problems
+    return v
+
+
+async def _check(v: Verdict, base: str, api_key: str | None, model: str | None, timeout_s: float) -> None:
+    timeout = httpx.Timeout(timeout_s, connect=min(5.0, timeout_s))
+    async with httpx.AsyncClient(timeout=timeout) as client:
         try:
-            health = client.get(f"{base.removesuffix('/v1')}/health")
-            v.health = "200" if health.status_code == 200 else "no /health route" if health.status_code == 404 \
-                else f"/health answered {health.status_code}"
-            if health.status_code not in (200, 404):
+            status, _ = await _read(client, "GET", f"{base.removesuffix('/v1')}/health", "/health")
+            v.health = "200" if status == 200 else "no /health route" if status == 404 \
+                else f"/health answered {status}"
+            if status not in (200, 404):
                 v.problems.append(v.health)
-            models = client.get(f"{base}/models", headers=_headers(api_key))
-            if models.status_code != 200:
-                v.problems.append(f"/v1/models answered {models.status_code}: {models.text[:200]}")
-                return v
-            v.models = [m.get("id", "") for m in models.json().get("data", [])]
+            status, raw = await _read(client, "GET", f"{base}/models", "/v1/models", headers=_headers(api_key))
+            if status != 200:
+                v.problems.append(f"/v1/models answered {status}: {_printable(raw.decode('utf-8', 'replace'), 200)}")
+                return
+            v.models = _model_ids(raw)
             v.model = model or (v.models[0] if v.models else "")
             if not v.model:
                 v.problems.append("/v1/models lists no model")
-                return v
+                return
             if model and model not in v.models:
-                v.problems.append(f"{model} is not among the served models {v.models}")
+                v.problems.append(f"{model} is not among the served models {v.models[:20]}")
             started = time.perf_counter()
-            tokens, text, _, why = smoke_completion(client, base, v.model, api_key)
+            tokens, text, why = await _smoke(client, base, v.model, api_key)
             v.e2e_ms = (time.perf_counter() - started) * 1000
             v.completion_tokens, v.completion_text = tokens, text
             if tokens <= 0:
                 v.problems.append(why or "the smoke completion returned no tokens")
-                return v
-            v.ttft_ms = _first_token_ms(client, base, v.model, api_key)
+                return
+            v.ttft_ms = await _first_token_ms(client, base, v.model, api_key)
             if v.ttft_ms is None:
                 v.problems.append("streaming returned no content (time to first token unknown)")
         except httpx.HTTPError as exc:
-            v.problems.append(f"{type(exc).__name__}: {exc}")
-        except ValueError as exc:
-            v.problems.append(f"unexpected answer: {exc}")
-    v.healthy = not v.problems
-    return v
+            v.problems.append(f"{type(exc).__name__}: {_printable(exc, 300)}")
+        except (ValueError, _TooLarge) as exc:
+            v.problems.append(f"unexpected answer: {_printable(exc, 300)}")

@@ -244,9 +244,12 @@ def record_observation(d: state.Deployment, plan: Plan) -> None:
            "gpu_memory_utilization": plan.gpu_memory_utilization, "planned_kv_tokens": d.kv_cache_tokens_planned,
            "reported_kv_tokens": d.kv_cache_tokens_reported, "reported_max_concurrency": d.max_concurrency_reported}
     path = state.state_dir() / "kv_observations.jsonl"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        fh.write(json.dumps(row) + "\n")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as fh:
+            fh.write(json.dumps(row) + "\n")
+    except OSError:  # a hint for later plans, not state: a full or read-only disk must not fail a ready engine
+        pass
 
 
 def start_docker(name: str, model: str, plan: Plan, image: str, *, model_path: str | None, host: str, port: int,

@@ -11,8 +11,12 @@ from pathlib import Path
 
 
 def start(argv: list[str], *, env: dict[str, str], log_path: Path, cwd: Path | None = None) -> subprocess.Popen:
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    log = open(log_path, "ab", buffering=0)  # noqa: SIM115 - the child owns it once started
+    try:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(log_path, "ab", buffering=0)  # noqa: SIM115 - the child owns it once started
+    except OSError as exc:
+        from deploykit.atomic import write_error
+        raise write_error(exc, log_path) from exc
     env = {"PYTHONUNBUFFERED": "1", **env}  # Python engines block-buffer a file: the log would lag the engine
     try:
         return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
@@ -43,17 +47,34 @@ def alive(pid: int | None, started: str | None) -> bool:
     return state != "Z" and (started is None or now == started)
 
 
+def ours(pid: int, started: str | None) -> bool:
+    """Whether the process group ``pid`` led is still something of ours to stop: the leader itself (same start
+    time), or, once the leader has exited, members left in its group (the kernel does not hand a pid out again
+    while a process group still uses it as its id, so those members are the engine's children)."""
+    if alive(pid, started):
+        return True
+    now = start_time(pid)
+    if now is not None and started is not None and now != started and _state(pid) != "Z":
+        return False  # the pid now belongs to an unrelated process
+    return _group_alive(pid)
+
+
 def stop(pid: int, *, grace_s: float = 15.0, started: str | None = None) -> bool:
-    """SIGTERM the process group, wait up to ``grace_s``, then SIGKILL it. True when something was stopped."""
-    if not alive(pid, started):
+    """SIGTERM the whole process group, wait up to ``grace_s`` for every member, then SIGKILL the group and wait
+    again; this holds when the group's leader has already exited and only its children are left. True when
+    something was stopped."""
+    if not ours(pid, started):
+        _reap(pid)
         return False
     for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(pid, sig)
         except ProcessLookupError:
+            _reap(pid)
             return True
         except PermissionError:
-            os.kill(pid, sig)
+            if alive(pid, started):
+                os.kill(pid, sig)
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             _reap(pid)
@@ -61,6 +82,13 @@ def stop(pid: int, *, grace_s: float = 15.0, started: str | None = None) -> bool
                 return True
             time.sleep(0.1)
     return True
+
+
+def _state(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
 
 
 def _reap(pid: int) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deploykit.catalog import hub
-from deploykit.errors import DiskSpaceError, ModelConfigError
+from deploykit.errors import DiskSpaceError, ModelConfigError, NetworkError
 from deploykit.planning.types import Plan
 
 KEEP = ("*.safetensors", "*.json", "tokenizer.model", "*.tiktoken", "merges.txt", "vocab.txt", "*.jinja")
@@ -99,11 +99,12 @@ def pull(plan: Plan, *, local_dir: Path | None = None, verify_hashes: bool = Tru
     repo, exact = source(plan)
     revision = plan.model.get("revision") or "main"
     report = PullReport(repo, revision)
-    if os.environ.get("HF_HUB_OFFLINE") == "1":  # the air-gapped side: only what is already here counts
+    if hub.offline():  # the air-gapped side: only what is already here counts
         folder = hub.cached_snapshot(repo, exact or list(KEEP), revision=revision, local_dir=local_dir,
                                      required=exact or ["config.json"])
         if folder is None:
-            raise ModelConfigError(f"HF_HUB_OFFLINE=1 and {repo} is not (completely) in the cache",
+            raise NetworkError(f"cannot reach the hub for {repo}: HF_HUB_OFFLINE=1 (offline), and it is not "
+                               "(completely) in the cache",
                                    fix="pull it where the hub is reachable (deploykit pull --local-dir DIR), carry "
                                        "DIR or the HF cache over, and point HF_HOME / the path at it")
         _complete_offline(folder, exact)

@@ -18,6 +18,8 @@ from deploykit import atomic
 from deploykit.errors import StateError
 
 REGISTRY_VERSION = 1
+MAX_REGISTRY_BYTES = 16 * 1024 * 1024
+MAX_OBSERVATIONS_BYTES = 16 * 1024 * 1024
 
 
 class Deployment(BaseModel):
@@ -79,9 +81,16 @@ def _read() -> dict[str, Deployment]:
     if not path.exists():
         return {}
     try:
-        data = json.loads(path.read_text())
-        return {name: Deployment.model_validate(d) for name, d in data.get("deployments", {}).items()}
-    except (OSError, ValueError) as exc:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_REGISTRY_BYTES + 1)
+        if len(raw) > MAX_REGISTRY_BYTES:
+            raise ValueError(f"larger than {MAX_REGISTRY_BYTES // (1024 * 1024)} MiB")
+        data = json.loads(raw.decode("utf-8"))
+        entries = data.get("deployments", {}) if isinstance(data, dict) else None
+        if not isinstance(entries, dict):
+            raise ValueError("no 'deployments' object")
+        return {name: Deployment.model_validate(d) for name, d in entries.items()}
+    except (OSError, ValueError, RecursionError) as exc:
         raise StateError(f"the registry {path} is unreadable: {exc}",
                          fix=f"move it aside (mv {path} {path}.bad); running engines keep running") from exc
 
@@ -133,15 +142,27 @@ def kv_observations(model: str, engine: str, profile: str) -> list[dict]:
     """What engines reported about their KV cache on earlier launches of this model here (launch.record_observation
     appends them), newest last. Unreadable lines are skipped: they are hints, not state."""
     path = state_dir() / "kv_observations.jsonl"
-    if not path.exists():
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - MAX_OBSERVATIONS_BYTES))  # the newest rows, when it has grown large
+            text = fh.read().decode("utf-8", errors="replace")
+    except OSError:
         return []
     found = []
-    for line in path.read_text(errors="replace").splitlines():
+    for line in text.splitlines():
         try:
             row = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
-        if row.get("model") == model and row.get("engine") == engine and \
-                (row.get("hardware") or {}).get("profile") == profile:
+        if not isinstance(row, dict) or not isinstance(row.get("hardware"), dict):
+            continue
+        if not all(_count(row.get(k)) for k in ("planned_kv_tokens", "reported_kv_tokens")):
+            continue  # a row must carry the two figures it is read for
+        if row.get("model") == model and row.get("engine") == engine and row["hardware"].get("profile") == profile:
             found.append(row)
     return found
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 10**13

@@ -9,8 +9,9 @@ from deploykit.errors import ModelConfigError
 from deploykit.planning.types import Plan
 
 
-def gguf_file(plan: Plan, local: Path | None) -> str:
-    """The GGUF the plan chose, as a local file: the path the user gave, else the hub cache / a download."""
+def gguf_file(plan: Plan, local: Path | None, *, download: bool = True) -> str:
+    """The GGUF the plan chose, as a local file: the path the user gave, else the hub cache / a download. Without
+    ``download`` (a dry run) nothing is fetched: a file not in the cache is named as where it would be."""
     if local is not None:
         return str(local.resolve())
     repo, filename = plan.weights.get("hf_repo"), plan.weights.get("gguf_file")
@@ -23,6 +24,8 @@ def gguf_file(plan: Plan, local: Path | None) -> str:
     folder = cached_snapshot(repo, [filename])
     if folder is not None:
         return str(folder / filename)
+    if not download:
+        return f"<Hugging Face cache>/{repo}/{filename} (not downloaded yet: up downloads it first)"
     try:
         report = pull.pull(plan)
     except ModelConfigError as exc:

@@ -119,7 +119,7 @@ def systemd(items: list[Item], root: Path, *, require: bool) -> Job:
 def _exec_paths(unit: str) -> list[str]:
     out = []
     for line in unit.splitlines():
-        if line.startswith("ExecStart="):
+        if line.startswith(("ExecStart=", "ExecStartPre=")):
             words = shlex.split(line.partition("=")[2])
             if words and words[0].startswith("/"):
                 out.append(words[0])
