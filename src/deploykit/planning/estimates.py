@@ -33,6 +33,24 @@ def _mbu(box: Box) -> float:
     return {"nvidia": MBU_GPU, "apple": MBU_APPLE, "cpu": MBU_CPU}[box.profile.kind]
 
 
+def _bytes_per_token(spec: ModelSpec, w: WeightBytes) -> float:
+    """Active layer weights + LM head (the input embedding is a lookup; tied embeddings are read as the head)."""
+    active_share = spec.params_active_b / spec.params_total_b
+    return w.layers * active_share + w.lm_head + (w.embedding if spec.architecture.tie_word_embeddings else 0)
+
+
+def gguf_decode_tokens_per_s(spec: ModelSpec, box: Box, w: WeightBytes, gpu_layers: int | None) -> float:
+    """llama.cpp/Ollama single-stream decode: layers on the accelerator read at its bandwidth, the others from host
+    memory (Apple: the same unified memory; NVIDIA boxes: the host's DRAM)."""
+    p = box.profile
+    per_token = _bytes_per_token(spec, w)
+    bw = p.memory_bandwidth_gbps * 1e9 * _mbu(box)
+    layers_on_gpu = spec.architecture.num_layers if gpu_layers is None else gpu_layers
+    gpu_share = layers_on_gpu / spec.architecture.num_layers if p.kind != "cpu" else 0.0
+    cpu_bw = box.host_memory_bandwidth_gbps * 1e9 * MBU_CPU if p.kind != "cpu" else bw
+    return 1 / (per_token * gpu_share / bw + per_token * (1 - gpu_share) / cpu_bw)
+
+
 def estimate(spec: ModelSpec, box: Box, engine: Engine, fmt: str, w: WeightBytes, tp: int, pp: int, dp: int,
              context: int, concurrency: int, kv_per_seq: float, gpu_layers: int | None) -> Estimates:
     p = box.profile
