@@ -384,8 +384,14 @@ def plan(spec: ModelSpec, box: Box, workload: Workload = Workload(), policy: Pol
     base.workload = _workload(workload, context)
 
     if not choices:
-        base.reasons = [f"no weight format for {spec.name} that {engine} can serve on {profile.display_name}"] + [
-            f"skipped {s}" for s in skipped]
+        fix = ""
+        if engine == "llamacpp" and weight_choices(spec, profile, "ollama", policy.quant)[0]:
+            fix = ("; fix: use --engine ollama (it serves the model from its library), or add a GGUF file (hf_repo + "
+                   "gguf_file) to the catalog entry")
+        elif policy.quant != "auto":
+            fix = "; fix: drop --quant to let deploykit choose a format it can serve"
+        base.reasons = [f"not a size problem: no weight format of {spec.name} that {engine} can serve on "
+                        f"{profile.display_name}{fix}"] + [f"skipped {s}" for s in skipped]
         base.warnings = warnings
         return _not_fitting(base, spec, box, workload, policy, with_alternatives)
     kvs = kv_choices(engine, profile, policy.kv_cache_dtype)
