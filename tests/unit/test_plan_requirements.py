@@ -113,7 +113,7 @@ def test_partial_offload_needs_host_memory():
 
 
 def test_too_slow_partial_offload_is_an_alternative_with_its_speed():
-    p = _plan("qwen2.5-72b", "rtx-4090", host=256 * GIB)
+    p = _plan("llama-3.1-405b", "rtx-4090", host=512 * GIB)
     assert not p.fits
     slow = [a for a in p.alternatives if a.change.startswith("accept ")]
     assert slow and slow[0].decode_tokens_per_s < 2.0 and slow[0].gpu_layers

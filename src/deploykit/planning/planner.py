@@ -637,9 +637,15 @@ def _finish(spec: ModelSpec, box: Box, workload: Workload, engine: Engine, best:
         warnings.append(f"only {conc_floor:g} full-length ({best.context:,}-token) sequence(s) fit at once, not the "
                         f"{targets[0]} wanted; shorter requests share the cache, longer bursts queue")
     kv_tokens = int(best.concurrency * best.context)
-    est = estimates.estimate(spec, box, engine, choice.fmt, w, best.tp, best.pp, dp, best.context,
-                             max(1, min(max_num_seqs, int(best.concurrency)) if not gguf else max_num_seqs),
-                             best.kv_per_seq, best.gpu_layers)
+    # The batch the estimates assume: the requested concurrency, else as many typical requests as the KV cache
+    # holds (vLLM, at most max_num_seqs) or the parallel slots (llama.cpp/Ollama).
+    typical = workload.input_tokens + workload.output_tokens
+    if gguf:
+        batch = max_num_seqs
+    else:
+        batch = workload.concurrency or max(1, min(max_num_seqs, int(kv_tokens // typical)))
+    est = estimates.estimate(spec, box, engine, choice.fmt, w, best.tp, best.pp, dp, best.context, batch,
+                             best.kv_per_seq, best.gpu_layers, workload.input_tokens, workload.output_tokens)
     fmt_repo = choice.repo
     plan_ = Plan(
         model={"name": spec.name, "hf_repo": spec.hf_repo, "revision": spec.revision},

@@ -81,6 +81,7 @@ class Memory(BaseModel):
 class Estimates(BaseModel):
     decode_tokens_per_s: float = Field(..., description="one sequence's decode speed (memory-bandwidth bound)")
     aggregate_tokens_per_s: float = Field(..., description="all replicas at the planned concurrency")
+    ttft_s: float | None = Field(None, description="time to first token of a typical prompt on an idle replica")
     planned_concurrency: int
     time_to_load_s: float = Field(..., description="weights from local disk + engine start-up")
     assumptions: list[str] = Field(default_factory=list)
