@@ -59,7 +59,7 @@ def test_yarn_extends_the_context_where_the_publisher_documents_it():
     p = _plan("qwen2.5-7b", "l4", workload=Workload(context=65536))
     assert p.fits and p.max_model_len == 65536
     assert p.rope_scaling == {"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768,
-                              "source": get_model("qwen2.5-7b").rope_scaling.source}
+                              "rope_theta": 1000000.0, "source": get_model("qwen2.5-7b").rope_scaling.source}
     assert any("yarn" in w.lower() for w in p.warnings)
     assert not _plan("qwen2.5-7b", "l4", workload=Workload(context=200_000)).fits  # beyond 4 x 32768
 
@@ -129,3 +129,42 @@ def test_cpu_box_plans_models_without_a_llamacpp_file_with_ollama():
 def test_explicit_llamacpp_without_a_file_says_why_and_the_fix():
     p = _plan("llama-3.1-8b", "cpu-server", policy=Policy(engine="llamacpp"))
     assert not p.fits and "not a size problem" in p.reasons[0] and "--engine ollama" in p.reasons[0]
+
+
+def test_yarn_renders_for_vllm_and_llamacpp_and_is_refused_by_ollama():
+    from deploykit.rendering import argv as A
+
+    p = _plan("qwen2.5-7b", "l4", workload=Workload(context=65536))
+    args = A.vllm_engine_args(p)
+    assert json.loads(args["hf-overrides"]) == {"rope_parameters": {
+        "rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768, "rope_theta": 1000000.0}}
+    gemma_like = p.model_copy(update={"engine": "llamacpp", "weights": {**p.weights, "hf_repo": "r", "gguf_file": "f"},
+                                      "max_num_seqs": 1, "gpu_layers": 28})
+    cmd = A.llamacpp_args(gemma_like)
+    i = cmd.index("--rope-scaling")
+    assert cmd[i:i + 6] == ["--rope-scaling", "yarn", "--rope-scale", "4", "--yarn-orig-ctx", "32768"]
+    refused = _plan("qwen2.5-7b", "m3-max", workload=Workload(context=65536))
+    assert not refused.fits and "Ollama cannot set" in refused.reasons[0]
+
+
+def test_embedding_models_plan_as_pooling_models():
+    from deploykit.rendering import argv as A
+
+    p = _plan("nomic-embed-text-v1.5", "l4")
+    assert p.fits and p.task == "embed" and p.max_model_len == get_model("nomic-embed-text-v1.5").architecture.max_context
+    assert p.estimates.decode_tokens_per_s == 0
+    assert A.vllm_engine_args(p)["runner"] == "pooling"
+    cpu = _plan("nomic-embed-text-v1.5", "cpu-desktop-32gb")
+    assert cpu.fits and cpu.engine == "ollama" and cpu.task == "embed" and cpu.max_model_len == 8192
+
+
+def test_reasoning_and_tool_models_carry_their_engine_flags():
+    from deploykit.rendering import argv as A
+
+    args = A.vllm_engine_args(_plan("qwen3-8b", "h100-sxm"))
+    assert args["reasoning-parser"] == "qwen3" and args["tool-call-parser"] == "hermes"
+    assert args["enable-auto-tool-choice"] is True
+    r1 = A.vllm_engine_args(_plan("deepseek-r1", "h200", gpus=8))
+    assert r1["reasoning-parser"] == "deepseek_r1" and r1["tool-call-parser"] == "deepseek_v3"
+    gemma = _plan("gemma-3-4b", "cpu-server")
+    assert gemma.engine == "llamacpp" and "--jinja" in A.llamacpp_args(gemma)

@@ -123,7 +123,8 @@ def test_partial_offload_never_ranks_above_a_model_whole_on_the_gpu():
     whole = [i for i, r in enumerate(ranked) if not (r.plan.gpu_layers and r.plan.gpu_layers < r.plan.total_layers)
              and "embeddings" not in r.spec.uses]
     assert whole and (not offloaded or max(whole) < min(offloaded))
-    assert all(r.plan.estimates.decode_tokens_per_s >= USABLE_DECODE_TOKENS_PER_S for r in ranked)
+    assert all(r.plan.estimates.decode_tokens_per_s >= USABLE_DECODE_TOKENS_PER_S for r in ranked
+               if r.plan.task == "generate")
 
 
 def test_nothing_fits_gives_alternatives_that_fit():

@@ -120,6 +120,8 @@ class RopeScaling(Strict):
     type: Literal["yarn"] = Field("yarn", description="rope scaling method")
     factor: float = Field(..., gt=1, description="scaling factor the publisher gives (e.g. 4.0)")
     original_max_position_embeddings: int = Field(..., gt=0, description="native context the factor multiplies")
+    rope_theta: float = Field(..., gt=0, description="the config's rope_theta (vLLM's rope_parameters override "
+                              "replaces the whole dict, so the base frequency must be restated)")
     source: str = Field(..., min_length=8, description="model card section that documents it")
     quality_note: str = Field("", description="the publisher's caveat (static YaRN can hurt short texts)")
 

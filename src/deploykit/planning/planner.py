@@ -349,6 +349,7 @@ def plan(spec: ModelSpec, box: Box, workload: Workload = Workload(), policy: Pol
                 kv_cache_dtype=policy.kv_cache_dtype, license=_license(spec), workload=_workload(workload, None))
 
     rope = None
+    pooling = "embeddings" in spec.uses and not {"chat", "code", "reasoning"} & set(spec.uses)
     if workload.context:
         context = workload.context
         if context > a.max_context:
@@ -361,9 +362,16 @@ def plan(spec: ModelSpec, box: Box, workload: Workload = Workload(), policy: Pol
                 base.warnings = warnings
                 return _not_fitting(base, spec, box, workload.model_copy(update={"context": limit}), policy,
                                     with_alternatives, change=f"the model's maximum context, {limit:,} tokens")
+            if engine == "ollama":
+                base.reasons = [f"requested context {context:,} exceeds {spec.name}'s native {a.max_context:,}; "
+                                f"its publisher documents {scaling.type} rope scaling, which Ollama cannot set; "
+                                "fix: --engine llamacpp (--rope-scaling yarn) or vllm, or a shorter --context"]
+                base.warnings = warnings
+                return _not_fitting(base, spec, box, workload.model_copy(update={"context": a.max_context}),
+                                    policy, with_alternatives, change=f"the native context, {a.max_context:,} tokens")
             rope = {"type": scaling.type, "factor": scaling.factor,
                     "original_max_position_embeddings": scaling.original_max_position_embeddings,
-                    "source": scaling.source}
+                    "rope_theta": scaling.rope_theta, "source": scaling.source}
             reasons.append(f"rope scaling {scaling.type} x{scaling.factor:g}: the requested {context:,} tokens exceed "
                            f"the native {a.max_context:,}; {spec.display_name}'s publisher documents {scaling.type} "
                            f"up to {scaling.max_context:,} ({scaling.source})")
@@ -371,6 +379,10 @@ def plan(spec: ModelSpec, box: Box, workload: Workload = Workload(), policy: Pol
                             + (scaling.quality_note or "quality on long inputs may drop compared with the native "
                                "context"))
         reasons.append(f"max_model_len {context:,}: requested")
+    elif pooling:
+        context = a.max_context
+        reasons.append(f"max_model_len {context:,}: an embedding model takes its whole context (its inputs are "
+                       "embedded in one pass; there is no reply to leave room for)")
     else:
         default = spec.default_context or min(a.max_context, 32768)
         context = min(default, GGUF_DEFAULT_CONTEXT) if gguf else default
@@ -459,7 +471,44 @@ def plan(spec: ModelSpec, box: Box, workload: Workload = Workload(), policy: Pol
     plan_.reasons.extend(_rejected_better(spec, best, ranked, box, target, context, engine))
     plan_.rope_scaling = rope
     plan_.workload = _workload(workload, plan_.max_model_len)
+    _serving(plan_, spec, engine, pooling)
     return plan_
+
+
+def _serving(p: Plan, spec: ModelSpec, engine: Engine, pooling: bool) -> None:
+    """What the model is for decides engine flags: pooling for embedding models, reasoning / tool-call parsers
+    (catalog facts with their source) for chat models, llama.cpp's --jinja for its chat template."""
+    if pooling:
+        p.task = "embed"
+        e = p.estimates
+        how = {"vllm": "vLLM's pooling runner (--runner pooling)", "llamacpp": "llama-server --embedding",
+               "ollama": "Ollama's /api/embed"}[engine]
+        p.reasons.append(f"task embed: {spec.display_name} is an embedding model, served by {how}; there is no "
+                         f"decode, and up to {p.max_num_seqs} inputs of {p.max_model_len:,} tokens are embedded per "
+                         "batch")
+        if e is not None:
+            p.estimates = e.model_copy(update={
+                "decode_tokens_per_s": 0.0,
+                "assumptions": ["pooling model: no decode; aggregate_tokens_per_s counts output tokens of a chat "
+                                "model and does not apply (time to first token is the time to embed one input)",
+                                *e.assumptions]})
+        return
+    flags: dict = {}
+    if spec.serving is not None and engine == "vllm":
+        if spec.serving.reasoning_parser:
+            flags["reasoning_parser"] = spec.serving.reasoning_parser
+        if spec.serving.tool_call_parser:
+            flags["tool_call_parser"] = spec.serving.tool_call_parser
+        flags["source"] = spec.serving.source
+        p.reasons.append("serving flags: " + ", ".join(
+            f"--{k.replace('_', '-')} {v}" for k, v in flags.items() if k != "source")
+            + (" with --enable-auto-tool-choice" if "tool_call_parser" in flags else "")
+            + f" ({spec.serving.source})")
+    if engine == "llamacpp":
+        flags["jinja"] = True  # the GGUF's own chat template (tool calls and reasoning need it)
+        p.reasons.append("serving flags: --jinja (llama-server applies the GGUF's own chat template, which tool "
+                         "calls and reasoning output need)")
+    p.serving = flags or None
 
 
 def _workload(workload: Workload, context: int | None) -> dict:

@@ -5,4 +5,4 @@
 # the environment; clients must send the key that vLLM reads from VLLM_API_KEY.
 set -eu
 : "${VLLM_API_KEY:?set VLLM_API_KEY to the API key clients must send}"
-exec vllm serve meta-llama/Llama-3.1-405B-Instruct-FP8 --served-model-name llama-3.1-405b --tensor-parallel-size 8 --max-model-len 32768 --max-num-seqs 199 --max-num-batched-tokens 8192 --gpu-memory-utilization 0.9 --host 0.0.0.0 --port 8000
+exec vllm serve meta-llama/Llama-3.1-405B-Instruct-FP8 --served-model-name llama-3.1-405b --tensor-parallel-size 8 --max-model-len 32768 --max-num-seqs 199 --max-num-batched-tokens 8192 --gpu-memory-utilization 0.9 --enable-auto-tool-choice --tool-call-parser llama3_json --host 0.0.0.0 --port 8000
