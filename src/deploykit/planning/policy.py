@@ -241,8 +241,9 @@ def objective(s: Standing) -> tuple:
        then the KV format (16-bit first). Two exceptions where the cache is small: on GPUs with native FP8 the
        publisher's own FP8 checkpoint ranks first when no BF16 plan holds all the wanted sequences (FP8 keeps
        ~99.9% of BF16's accuracy), and an FP8/8-bit KV cache ranks first when no 16-bit one holds them;
-    4. economy: fewer nodes, no GPU left idle, TP before pipeline stages, fewer GPUs per replica (more replicas),
-       then faster decoding, then more of the wanted sequences."""
+    4. economy: fewer nodes, no GPU left idle, TP before pipeline stages, then more of the wanted sequences (up
+       to all of them: a long-context plan keeps its KV in one replica rather than splitting it into replicas that
+       each hold less), fewer GPUs per replica (more replicas), then faster decoding."""
     fmt_rank = FORMAT_ORDER.index(s.fmt) if s.fmt in FORMAT_ORDER else len(FORMAT_ORDER)
     if s.fmt == "fp8" and s.official and s.native_fp8 and s.bf16_cache_small:
         fmt_rank = -1
@@ -250,7 +251,7 @@ def objective(s: Standing) -> tuple:
     if s.kv16_cache_small and kv_rank == 1:
         kv_rank = -1
     return (s.offloaded, -usefulness_level(s.served), not s.official, fmt_rank, kv_rank,
-            s.nodes, s.idle, s.layout_tier, s.gpus, -s.speed, -min(1.0, s.served))
+            s.nodes, s.idle, s.layout_tier, -min(1.0, s.served), s.gpus, -s.speed)
 
 
 FORMAT_ORDER = VLLM_LADDER + GGUF_LADDER
