@@ -7,7 +7,7 @@ The model, per decode step of a batch of B sequences on one GPU of the replica:
     step = bytes read / (peak bandwidth x EFFICIENCY)      weights once (MoE: the experts the batch touches) + KV
          + layers x LAYER_OVERHEAD                          kernel launches and small ops, not bandwidth-bound
          + layers x 2 x ALLREDUCE (TP > 1)                  two all-reduces per layer (attention out, FFN out)
-         + MoE layers x MOE_LAYER_OVERHEAD                  routing, per-expert GEMMs, token dispatch / combine
+         + MoE layers x (MOE_LAYER_S + MOE_PER_RANK_S x (TP - 1))   routing, expert GEMMs, dispatch / combine
     step = max(step, 2 x active params x B / (GPUs x dense peak x MFU))       compute bound at large batches
 
     decode tokens/s (one stream) = 1 / step(B=1)
@@ -37,10 +37,13 @@ EFFICIENCY = {"nvidia": 0.80, "apple": 0.90, "cpu": 0.60}
 LAYER_OVERHEAD_S = {"vllm": 15e-6, "nvidia-ggml": 25e-6, "apple": 150e-6, "cpu": 60e-6}
 # One all-reduce of a decode step's activations: latency-bound (NCCL small-message latency).
 ALLREDUCE_S = {"nvlink": 10e-6, "pcie": 25e-6, "network": 40e-6}
-# Per MoE layer per step: routing, one GEMM launch per active expert, dispatch/combine. Calibrated on the
-# DeepSeek-V3/R1 rows (vLLM/SGLang early 2025: 13-30 tokens/s for one stream on 8-16 H100/H200; llama.cpp 11.9 t/s
-# on 2 x H100). Newer engines are faster; these rows are what was published.
-MOE_LAYER_OVERHEAD_S = {"vllm": 0.55e-3, "ggml": 1.2e-3}
+# Per MoE layer per step: routing and expert GEMM launches (MOE_LAYER_S), plus the token dispatch / combine across
+# the tensor-parallel group, which grows with its size (MOE_PER_RANK_S x (TP - 1)). Calibrated on the DeepSeek-V3/R1
+# rows (vLLM/SGLang, early 2025: 13-30 tokens/s for one stream at TP8-TP16 on H100/H200), keeping a single-GPU MoE
+# such as Qwen3-30B-A3B near its dense-equivalent speed. llama.cpp's DeepSeek IQ1_S row (11.9 t/s on 2 x H100) stays
+# far below this model: an outlier bench_speed.py reports.
+MOE_LAYER_S = 50e-6
+MOE_PER_RANK_S = 65e-6
 # Model FLOPs utilisation for prefill and compute-bound decode (NIM Llama-3.3-70B FP8 TP2, 5,000-token prompt:
 # 0.41 s TTFT measured, 0.45 s at 40%).
 MFU = 0.40
@@ -131,12 +134,12 @@ def step_s(m: ModelCost, hw: Hardware, batch: int = 1, kv_tokens: float = 0.0) -
         collective = ALLREDUCE_S["network" if hw.nodes > 1 else p.interconnect.kind if
                                  p.interconnect.kind in ALLREDUCE_S else "pcie"]
         fixed = m.num_layers * _layer_overhead(hw) + (m.num_layers * 2 * collective if hw.tp > 1 else 0.0)
-        fixed += m.moe_layers * MOE_LAYER_OVERHEAD_S["vllm"]
+        fixed += m.moe_layers * (MOE_LAYER_S + MOE_PER_RANK_S * (hw.tp - 1))
     else:  # llama.cpp: layers run one after another (layer split across GPUs), the rest from host memory
         host = (hw.host_bandwidth_gbps or p.memory_bandwidth_gbps) * 1e9 * EFFICIENCY["cpu"]
         share = 0.0 if hw.cpu_only else hw.gpu_share
         memory_time = (weights + kv) * share / bw + (weights + kv) * (1 - share) / host
-        fixed = m.num_layers * _layer_overhead(hw) + m.moe_layers * MOE_LAYER_OVERHEAD_S["ggml"]
+        fixed = m.num_layers * _layer_overhead(hw) + m.moe_layers * MOE_LAYER_S
     peak = _peak_flops(hw)
     compute = 2 * m.active_params * batch / (hw.tp * peak * MFU) if peak and m.active_params else 0.0
     return max(memory_time, compute) + fixed
