@@ -613,7 +613,7 @@ def _finish(spec: ModelSpec, box: Box, workload: Workload, engine: Engine, best:
     if choice.online_quantization:
         fmt_reason += f" (vLLM quantizes {spec.hf_repo} to FP8 while loading: --quantization fp8)"
     elif choice.artifact is not None:
-        fmt_reason += f" from {choice.repo}"
+        fmt_reason += f" from {choice.repo}" + ("" if choice.artifact.official else " (a community checkpoint)")
     w = memory.weight_bytes(spec, choice.fmt, choice.published_size_gb)
     fmt_reason += (f": {w.total / GIB:.1f} GiB in all ({spec.params_total_b:g}B parameters at "
                    f"{memory.weight_format_bits(choice.fmt):.3g} bits"
@@ -629,8 +629,9 @@ def _finish(spec: ModelSpec, box: Box, workload: Workload, engine: Engine, best:
         reasons.append(f"KV cache {kv_name}: 16-bit, the engine's default")
     if not gguf:
         reasons.append(
-            f"tensor_parallel_size {best.tp}, pipeline_parallel_size {best.pp}: the fewest GPUs that hold the "
-            f"weights with room for the KV cache ({best.per_gpu.weights_gib:.1f} GiB of weights per GPU)")
+            f"tensor_parallel_size {best.tp}, pipeline_parallel_size {best.pp}: the simplest layout (TP inside a "
+            "node before pipeline stages, no GPU idle, then the fewest GPUs per replica) that serves the workload in "
+            f"this format ({best.per_gpu.weights_gib:.1f} GiB of weights per GPU)")
         reasons.extend(f"rejected {r}" for r in log)
         if footprint * dp < box.total_gpus:
             warnings.append(f"{box.total_gpus - footprint * dp} of {box.total_gpus} GPUs stay idle: one replica "
