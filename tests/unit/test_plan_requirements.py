@@ -168,3 +168,31 @@ def test_reasoning_and_tool_models_carry_their_engine_flags():
     assert r1["reasoning-parser"] == "deepseek_r1" and r1["tool-call-parser"] == "deepseek_v3"
     gemma = _plan("gemma-3-4b", "cpu-server")
     assert gemma.engine == "llamacpp" and "--jinja" in A.llamacpp_args(gemma)
+
+
+def test_every_box_knows_its_host_memory():
+    """Detected RAM on a recorded NVIDIA machine; the profile's typical figure (with its source) when simulated;
+    unified memory counted once on a Mac."""
+    data, _ = run_json("plan", "llama-3.1-8b", "--from-recording", str(REPO / "tests/fixtures/nvml/l4_1x.json"))
+    assert data["hardware"]["host_memory_gib"] > 0 and "detected" in data["hardware"]["host_memory_source"]
+    sim = _plan("llama-3.1-8b", "l40s")
+    assert sim.hardware["host_memory_gib"] == 32 and "g6e.xlarge" in sim.hardware["host_memory_source"]
+    mac = _plan("llama-3.1-8b", "m3-max-36gb")
+    assert mac.hardware["host_memory_gib"] == mac.hardware["gpu_memory_gib"] == 36
+    assert _plan("llama-3.1-8b", "rtx-4090", host=96 * GIB).hardware["host_memory_gib"] == 96
+
+
+def test_objective_orders_usefulness_before_quality_before_economy():
+    from deploykit.planning.policy import Standing, objective
+
+    base = dict(offloaded=False, official=True, kv="bf16", nodes=1, gpus=1, idle=0, layout_tier=0)
+    small_bf16 = Standing(served=0.15, fmt="bf16", **base)
+    useful_fp8 = Standing(served=0.9, fmt="fp8", **{**base, "official": False})
+    assert objective(useful_fp8) < objective(small_bf16)  # useful before quality
+    assert objective(Standing(served=1.0, fmt="bf16", **{**base, "gpus": 4})) < \
+        objective(Standing(served=1.0, fmt="fp8", **base))  # quality before economy
+    assert objective(Standing(served=1.0, fmt="awq-int4", **base)) < \
+        objective(Standing(served=1.0, fmt="fp8", **{**base, "official": False}))  # publisher's own first
+    whole = Standing(served=0.25, fmt="gguf-q4_k_m", **base)
+    offloaded = Standing(served=1.0, fmt="gguf-q8_0", **{**base, "offloaded": True})
+    assert objective(whole) < objective(offloaded)  # whole on the GPU before any partial offload

@@ -751,7 +751,9 @@ def _rounded(m: PerGPUMemory) -> PerGPUMemory:
 def _hardware(box: Box) -> dict:
     return {"profile": box.profile.name, "gpus": box.gpus_per_node, "nodes": box.nodes,
             "gpu_memory_gib": round(box.memory_total_bytes / GIB, 2), "detected": box.detected,
-            "free_memory_gib": round(box.memory_free_bytes / GIB, 2) if box.memory_free_bytes is not None else None}
+            "free_memory_gib": round(box.memory_free_bytes / GIB, 2) if box.memory_free_bytes is not None else None,
+            "host_memory_gib": round(box.host_memory_bytes / GIB, 2) if box.host_memory_bytes else None,
+            "host_memory_source": box.host_memory_source or None}
 
 
 def _license(spec: ModelSpec) -> dict:
