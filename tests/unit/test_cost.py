@@ -32,9 +32,27 @@ def _plan(model: str, profile: str, gpus: int = 1) -> Plan:
     return p
 
 
-def _with_throughput(p: Plan, aggregate: float) -> Plan:
-    """The planner's plan with a round aggregate throughput, so every figure below can be checked by hand."""
-    return p.model_copy(update={"estimates": p.estimates.model_copy(update={"aggregate_tokens_per_s": aggregate})})
+def _with_throughput(p: Plan, aggregate: float, workload: bool = False) -> Plan:
+    """The planner's plan with a round aggregate throughput, so every figure below can be checked by hand. Without
+    ``workload`` the plan carries no request sizes (a lock file from before issue 11): prompts are then priced on
+    top of the aggregate."""
+    return p.model_copy(update={"estimates": p.estimates.model_copy(update={"aggregate_tokens_per_s": aggregate}),
+                                "workload": p.workload if workload else {}})
+
+
+def test_cost_at_the_planned_workload_counts_prompts_once(one_row):
+    """The aggregate of a plan made for 1,024-token prompts and 256-token replies already includes their prefill:
+    at that 4:1 ratio the deployment's time goes to output tokens and their prompts, nothing on top."""
+    p = _with_throughput(_plan("llama-3.1-8b", "h100-sxm"), 1000.0, workload=True)
+    assert p.workload["input_tokens"] == 1024 and p.workload["output_tokens"] == 256
+    r = costing.cost(p, None, 1.0, 4.0, one_row)
+    assert r.capacity_output_tokens_per_day == pytest.approx(86400 * 1000, rel=1e-6)
+    # Every paid hour serves 3.6M output tokens with their 14.4M prompt tokens: $2.99 / 18M tokens blended.
+    assert r.usd_per_m_tokens == pytest.approx(2.99 / 18.0, rel=1e-3)
+    # More prompt per reply than planned costs extra prefill time (a 10:1 ratio: 6 extra prompt tokens each).
+    heavier = costing.cost(p, None, 1.0, 10.0, one_row)
+    share = heavier.input_token_share
+    assert heavier.capacity_output_tokens_per_day == pytest.approx(86400 * 1000 / (1 + 6 * share), rel=1e-6)
 
 
 @pytest.fixture(scope="module")

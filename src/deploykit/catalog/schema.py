@@ -163,6 +163,32 @@ class Artifact(Strict):
         return self
 
 
+class RopeScaling(Strict):
+    """A context extension the model's publisher documents (the user adds it at serving time)."""
+
+    type: Literal["yarn"] = Field("yarn", description="rope scaling method")
+    factor: float = Field(..., gt=1, description="scaling factor the publisher gives (e.g. 4.0)")
+    original_max_position_embeddings: int = Field(..., gt=0, description="native context the factor multiplies")
+    rope_theta: float = Field(..., gt=0, description="the config's rope_theta (vLLM's rope_parameters override "
+                              "replaces the whole dict, so the base frequency must be restated)")
+    source: str = Field(..., min_length=8, description="model card section that documents it")
+    quality_note: str = Field("", description="the publisher's caveat (static YaRN can hurt short texts)")
+
+    @property
+    def max_context(self) -> int:
+        return int(self.original_max_position_embeddings * self.factor)
+
+
+class Serving(Strict):
+    """Engine flags a model needs to serve its documented features (catalog facts with their source)."""
+
+    reasoning_parser: str | None = Field(None, pattern=r"^[a-z0-9_\-]+$",
+                                         description="vLLM --reasoning-parser for reasoning models")
+    tool_call_parser: str | None = Field(None, pattern=r"^[a-z0-9_\-]+$",
+                                         description="vLLM --tool-call-parser (with --enable-auto-tool-choice)")
+    source: str = Field(..., min_length=8, description="vLLM recipe / model card that gives these flags")
+
+
 class License(Strict):
     id: str = Field(..., description="SPDX id, or the licence's own short name (llama3.1, gemma, qwen)")
     name: str = Field(..., description="full licence name")
@@ -198,9 +224,13 @@ class ModelEntry(Strict):
     architecture: Architecture
     artifacts: list[Artifact] = Field(default_factory=list, description="published artifacts beyond the main repo")
     license: License | None = Field(None, description="overrides the family licence")
+    rope_scaling: RopeScaling | None = Field(None, description="documented YaRN extension beyond max_context")
+    serving: Serving | None = Field(None, description="engine flags for reasoning / tool calling")
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelEntry:
+        if self.rope_scaling and self.rope_scaling.max_context <= self.architecture.max_context:
+            raise ValueError("rope_scaling must extend the context beyond architecture.max_context")
         if self.params_active_b > self.params_total_b * 1.0001:
             raise ValueError("params_active_b exceeds params_total_b")
         if self.default_context and self.default_context > self.architecture.max_context:
@@ -265,6 +295,11 @@ class HardwareProfile(Strict):
     memory_options_gib: list[int] = Field(
         default_factory=list, description="Apple/CPU: the unified-memory sizes sold; a profile variant exists for each")
     variant_of: str | None = Field(None, description="set on the per-memory-size variants the loader generates")
+    host_memory_gib: float | None = Field(
+        None, gt=0, description="NVIDIA: typical host RAM (GiB) of one machine holding these GPUs, where llama.cpp/"
+        "Ollama keep layers they cannot offload; None for Apple/CPU profiles, whose memory_gib is that memory")
+    host_memory_source: str | None = Field(
+        None, min_length=8, description="where host_memory_gib comes from (instance or system spec page)")
     source: str = Field(..., min_length=8, description="datasheet the memory, bandwidth and throughput come from")
     notes: list[str] = Field(default_factory=list)
 
@@ -285,6 +320,11 @@ class HardwareProfile(Strict):
                 raise ValueError("native FP8 needs compute capability 8.9 or newer")
         if self.kind == "apple" and self.gpu_memory_share is None:
             raise ValueError("an apple profile needs gpu_memory_share")
+        if self.kind != "nvidia" and self.host_memory_gib is not None:
+            raise ValueError("host_memory_gib is for NVIDIA profiles; an Apple/CPU profile's memory_gib is its host "
+                             "memory")
+        if (self.host_memory_gib is None) != (self.host_memory_source is None):
+            raise ValueError("host_memory_gib and host_memory_source go together")
         if "fp8" in self.weight_formats and self.fp8_mode == "none":
             raise ValueError("fp8 listed in weight_formats but fp8_mode is 'none'")
         return self

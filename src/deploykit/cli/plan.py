@@ -13,7 +13,8 @@ from deploykit.cli.output import Format, emit_json, hint, stderr, stdout, table,
 from deploykit.errors import DoesNotFitError, UsageError
 from deploykit.hardware import inventory, nvml
 from deploykit.planning import lockfile
-from deploykit.planning.box import detected_box, simulated_box
+from deploykit.cli.memory_size import parse_memory_size
+from deploykit.planning.box import detected_box, simulated_box, with_host_memory
 from deploykit.planning.planner import plan as make_plan
 from deploykit.planning.policy import GGUF_LADDER, VLLM_LADDER
 from deploykit.planning.ranking import rank
@@ -21,6 +22,7 @@ from deploykit.planning.types import Box, Plan, Policy, Workload
 
 QUANTS = ["auto", *VLLM_LADDER, *GGUF_LADDER]
 KV_TYPES = ["auto", "bf16", "fp16", "fp8", "q8_0", "q4_0"]
+MIN_REQUEST_CONTEXT = 256  # a chat template, a short prompt and a reply; below this --context is a mistake
 
 
 def plan(
@@ -31,6 +33,13 @@ def plan(
     nodes: int = typer.Option(1, "--nodes", min=1, max=64, help="Nodes of the simulated box."),
     context: int = typer.Option(None, "--context", min=1, help="Tokens per request to support (max_model_len)."),
     concurrency: int = typer.Option(None, "--concurrency", min=1, help="Full-length requests in flight to support."),
+    input_tokens: int = typer.Option(None, "--input-tokens", min=1,
+                                     help="Prompt tokens of a typical request, for the estimates (default 1024)."),
+    output_tokens: int = typer.Option(None, "--output-tokens", min=1,
+                                      help="Generated tokens of a typical request, for the estimates (default 256)."),
+    host_memory: str = typer.Option(None, "--host-memory",
+                                    help="RAM of the box (64G, 64GiB, 65536M): where layers left off the GPU live "
+                                         "(default: detected, or the profile's typical figure)."),
     engine: str = typer.Option(None, "--engine", help="vllm, ollama or llamacpp (default: chosen by hardware)."),
     quant: str = typer.Option("auto", "--quant", help=f"Weight format: {', '.join(QUANTS)}."),
     kv_cache_dtype: str = typer.Option("auto", "--kv-cache-dtype", help=f"KV-cache format: {', '.join(KV_TYPES)}."),
@@ -51,7 +60,9 @@ def plan(
     """Plan a deployment: engine, weight and KV formats, parallelism, context, concurrency, with every number
     explained. Exits 3 when nothing fits (the plan's alternatives say what would)."""
     box, workload, policy = planning_inputs(profile, gpus, nodes, context, concurrency, engine, quant,
-                                            kv_cache_dtype, gpu_memory_utilization, from_recording)
+                                            kv_cache_dtype, gpu_memory_utilization, from_recording,
+                                            host_memory=host_memory, input_tokens=input_tokens,
+                                            output_tokens=output_tokens)
     if model is None:
         if output:
             raise UsageError("-o writes one model's plan", fix="name a MODEL to lock its plan")
@@ -116,8 +127,14 @@ def fitting_plan(spec, box: Box, workload: Workload, policy: Policy) -> Plan:
 
 def planning_inputs(profile: str | None, gpus: int, nodes: int, context: int | None, concurrency: int | None,
                     engine: str | None, quant: str, kv_cache_dtype: str, gpu_memory_utilization: float | None,
-                    from_recording: Path | None) -> tuple[Box, Workload, Policy]:
-    """Validate the planning flags shared by plan, render and up, and build the planner's inputs."""
+                    from_recording: Path | None, *, host_memory: str | None = None, input_tokens: int | None = None,
+                    output_tokens: int | None = None) -> tuple[Box, Workload, Policy]:
+    """Validate the planning flags shared by plan, render and up, and build the planner's inputs. ``gpus`` above 1
+    is an explicit request: a plan that leaves some of them idle is refused (exit 3) with the nearest counts."""
+    if context is not None and context < MIN_REQUEST_CONTEXT:
+        raise UsageError(f"--context {context} is too short for a chat request (prompt, template and reply)",
+                         fix=f"pass at least --context {MIN_REQUEST_CONTEXT}, or leave it out for the model's working "
+                             "default")
     if engine and engine not in ("vllm", "ollama", "llamacpp"):
         raise UsageError(f"unknown engine '{engine}'", fix="use --engine vllm, ollama or llamacpp")
     if quant not in QUANTS:
@@ -126,9 +143,12 @@ def planning_inputs(profile: str | None, gpus: int, nodes: int, context: int | N
         raise UsageError(f"unknown --kv-cache-dtype '{kv_cache_dtype}'", fix=f"use one of: {', '.join(KV_TYPES)}")
     if (gpus > 1 or nodes > 1) and not profile:
         raise UsageError("--gpus/--nodes describe a simulated box", fix="add --profile NAME (see deploykit profiles)")
-    box = _box(profile, gpus, nodes, from_recording)
-    return box, Workload(context=context, concurrency=concurrency), Policy(
-        engine=engine, quant=quant, kv_cache_dtype=kv_cache_dtype, gpu_memory_utilization=gpu_memory_utilization)
+    box = with_host_memory(_box(profile, gpus, nodes, from_recording),
+                           parse_memory_size(host_memory) if host_memory is not None else None)
+    sizes = {k: v for k, v in (("input_tokens", input_tokens), ("output_tokens", output_tokens)) if v is not None}
+    return box, Workload(context=context, concurrency=concurrency, **sizes), Policy(
+        engine=engine, quant=quant, kv_cache_dtype=kv_cache_dtype, gpu_memory_utilization=gpu_memory_utilization,
+        use_all_gpus=gpus > 1)
 
 
 def _box(profile: str | None, gpus: int, nodes: int, recording: Path | None) -> Box:

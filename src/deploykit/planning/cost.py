@@ -271,9 +271,20 @@ def cost(plan: Plan, gpu_hour_usd: float | None = None, utilization: float = DEF
     share = agg / prefill if prefill else FALLBACK_INPUT_SHARE
     hourly = price.usd_per_device_hour * price.devices
     daily = hourly * 24
-    capacity_out = SECONDS_PER_DAY * agg / (1 + r * share)  # output tokens a day, prompts included, 100% busy
+    wl = plan.workload or {}
+    planned = bool(wl.get("input_tokens") and wl.get("output_tokens"))
+    if planned:
+        # The plan's aggregate already pays for its workload's prompts (input_tokens per output_tokens); only
+        # prompt tokens beyond that ratio cost extra prefill time.
+        plan_ratio = wl["input_tokens"] / wl["output_tokens"]
+        agg_eff = agg / (1 + max(0.0, r - plan_ratio) * share)
+        capacity_out = SECONDS_PER_DAY * agg_eff
+        per_out_with_prompts = hourly / (agg_eff * 3600 * u) * 1e6
+        per_m_out = per_out_with_prompts / (1 + r * share)  # split the time between output and prompt tokens
+    else:
+        capacity_out = SECONDS_PER_DAY * agg / (1 + r * share)  # output tokens a day, prompts included, 100% busy
+        per_m_out = hourly / (agg * 3600 * u) * 1e6
     out_day = u * capacity_out
-    per_m_out = hourly / (agg * 3600 * u) * 1e6
     per_m_in = share * per_m_out
     per_m_blend = (per_m_out + r * per_m_in) / (1 + r)
 
@@ -300,8 +311,10 @@ def cost(plan: Plan, gpu_hour_usd: float | None = None, utilization: float = DEF
         (f"paid 24 h a day, {DAYS_PER_MONTH} days a month: ${daily:,.2f}/day, ${daily * DAYS_PER_MONTH:,.0f}/month "
          "(on-demand rate; no reserved discount, power, storage, network or staff costs)"),
         f"busy {u:.0%} of the day (set --utilization); idle time is paid for",
-        (f"throughput: the plan's estimate of {agg:,.0f} output tokens/s ({e.planned_concurrency} sequences per "
-         f"replica), not a measurement; decode is the bottleneck"),
+        (f"throughput: the plan's estimate of {agg:,.0f} output tokens/s ({e.planned_concurrency} requests in flight "
+         "per replica" + (f", {wl['input_tokens']:,}-token prompts and {wl['output_tokens']:,}-token replies, "
+                          "prefill included" if planned else "") + "), not a measurement: see "
+         "benchmarks/bench_speed.py for how the estimator compares with published measurements"),
         (f"prefill: 2 x active parameters FLOPs per prompt token at {MFU_PREFILL:.0%} of dense peak over "
          f"{price.devices} {unit}(s) = {prefill:,.0f} tokens/s, so a prompt token costs {share:.1%} of an output "
          "token's GPU time" if prefill else

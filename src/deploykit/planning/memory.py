@@ -281,3 +281,11 @@ def ggml_graph_bytes(a: Architecture, *, context: int, batch: int = 512) -> int:
 # Per-GPU fixed cost of a llama.cpp/Ollama runner: Ollama reserves a minimum of 457 MiB per CUDA GPU (512 MiB on
 # Metal) when placing layers, and OLLAMA_GPU_OVERHEAD defaults to 0 (llm/memory.go; data/gguf_memory.yaml).
 GGML_GPU_OVERHEAD_GIB = 457 / 1024
+
+
+# ------------------------------------------------------------------------------------------------ host memory
+# Host RAM kept for the OS, the engine process and page cache when llama.cpp/Ollama place layers in host memory:
+# 10% of it, at least 2 GiB (an assumption in the spirit of Ollama's own free-memory checks, which refuse to load
+# a model whose CPU part exceeds the free system memory; llm/memory.go).
+def host_reserve_bytes(host_bytes: int) -> float:
+    return max(0.1 * host_bytes, 2 * GIB)

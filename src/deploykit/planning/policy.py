@@ -111,9 +111,11 @@ def weight_choices(spec: ModelSpec, profile: HardwareProfile, engine: Engine, qu
                 skipped.append(f"{fmt}: no published GGUF artifact in the catalog" if engine == "ollama" else
                                f"{fmt}: no GGUF file (hf_repo + gguf_file) in the catalog for llama.cpp")
                 continue
-            choices.append(WeightChoice(fmt, art, art.ollama_tag if engine == "ollama" and art.ollama_tag
-                                        else f"{art.hf_repo}/{art.gguf_file}" if art.gguf_file
-                                        else f"hf.co/{art.hf_repo}:{fmt.removeprefix('gguf-').upper()}"))
+            if engine == "ollama":  # its library tag, else Ollama's hf.co/REPO:QUANT reference
+                ref = art.ollama_tag or f"hf.co/{art.hf_repo}:{fmt.removeprefix('gguf-').upper()}"
+            else:
+                ref = f"{art.hf_repo}/{art.gguf_file}"
+            choices.append(WeightChoice(fmt, art, ref))
             continue
         if engine != "vllm":
             skipped.append(f"{fmt}: {engine} serves GGUF files")
@@ -218,3 +220,67 @@ def parallel_layouts(spec: ModelSpec, box: Box, choice: WeightChoice) -> tuple[l
         return (nodes_used, beyond_domain, pp, tp)
 
     return sorted(layouts, key=preference), rejected
+
+
+# ------------------------------------------------------------------------------------------------ the objective
+# The one ordering every plan is chosen by (shared/DESIGN.md "What the best plan means"). Candidates that break a
+# hard requirement never reach it: they must fit GPU memory (and host memory for layers left off the GPU), meet
+# every explicit flag (--context, --concurrency, --gpus, --quant, --kv-cache-dtype) and decode at a usable speed.
+USABLE_DECODE_TOKENS_PER_S = 2.0  # below this a chat reply of 250 tokens takes over two minutes: not a service
+KV_RANK = {"bf16": 0, "fp16": 0, "fp8": 1, "q8_0": 1, "q4_0": 2}
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What the objective looks at in one candidate plan."""
+
+    offloaded: bool  # some layers live in host memory (llama.cpp/Ollama partial offload)
+    served: float  # KV tokens the plan holds / tokens the workload needs (wanted sequences x working context)
+    official: bool  # the publisher's own checkpoint (not a community quantization, not an online quantization)
+    fmt: str
+    kv: str
+    nodes: int
+    gpus: int  # GPUs of one replica
+    idle: int  # GPUs of the box left without work (replicas take whole copies of the model)
+    layout_tier: int  # 0 TP inside a node, 1 pipeline stages inside a node, 2 across nodes
+    speed: float = 0.0  # decode tokens/s of one sequence, where estimated
+    native_fp8: bool = False  # the GPU computes in FP8 (compute capability >= 8.9)
+    bf16_cache_small: bool = False  # no BF16 plan of this model here holds all the wanted sequences
+    kv16_cache_small: bool = False  # with these weights, no 16-bit KV cache holds all the wanted sequences
+
+
+def usefulness_level(served: float) -> int:
+    """0 when the plan holds at least half the wanted full-length sequences at the working context (the default
+    concurrency is a soft goal; a requested one is a hard floor checked before this); otherwise how many further
+    halvings short it falls (-1: a quarter to a half, -2: an eighth to a quarter, ...). A shrunken context lands
+    below one full-length sequence at the working context, so it ranks after every plan that keeps it."""
+    if served >= USEFUL_SHARE:
+        return 0
+    return max(-30, math.floor(math.log2(max(served, 1e-9) / USEFUL_SHARE)))
+
+
+USEFUL_SHARE = 0.5
+
+
+def objective(s: Standing) -> tuple:
+    """Sort key, smaller is better:
+    1. runs whole on the accelerator before partial offload (a usable but slow plan);
+    2. useful: serves the wanted concurrency at the working context (usefulness_level);
+    3. quality: the publisher's own checkpoints before community or online quantizations, then the weight format,
+       then the KV format (16-bit first). Two exceptions where the cache is small: on GPUs with native FP8 the
+       publisher's own FP8 checkpoint ranks first when no BF16 plan holds all the wanted sequences (FP8 keeps
+       ~99.9% of BF16's accuracy), and an FP8/8-bit KV cache ranks first when no 16-bit one holds them;
+    4. economy: fewer nodes, no GPU left idle, TP before pipeline stages, then more of the wanted sequences (up
+       to all of them: a long-context plan keeps its KV in one replica rather than splitting it into replicas that
+       each hold less), fewer GPUs per replica (more replicas), then faster decoding."""
+    fmt_rank = FORMAT_ORDER.index(s.fmt) if s.fmt in FORMAT_ORDER else len(FORMAT_ORDER)
+    if s.fmt == "fp8" and s.official and s.native_fp8 and s.bf16_cache_small:
+        fmt_rank = -1
+    kv_rank = KV_RANK.get(s.kv, 3)
+    if s.kv16_cache_small and kv_rank == 1:
+        kv_rank = -1
+    return (s.offloaded, -usefulness_level(s.served), not s.official, fmt_rank, kv_rank,
+            s.nodes, s.idle, s.layout_tier, -min(1.0, s.served), s.gpus, -s.speed)
+
+
+FORMAT_ORDER = VLLM_LADDER + GGUF_LADDER

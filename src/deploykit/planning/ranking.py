@@ -17,11 +17,16 @@ class Ranked:
 
 
 def rank(models: list[ModelSpec], box: Box, workload: Workload, policy: Policy) -> list[Ranked]:
-    """Fitting plans, best first: output quality (size and format), then decode speed. Embedding models last."""
+    """Fitting plans, best first: plans that run whole on the accelerator before partial offloads, then output
+    quality (size and format), then decode speed. Embedding models last."""
     fitting = []
     for spec in models:
         p = plan(spec, box, workload, policy, with_alternatives=False)
         if p.fits:
             fitting.append(Ranked(spec, p, quality_score(p, spec)))
-    return sorted(fitting, key=lambda r: ("embeddings" in r.spec.uses, -r.score,
+    return sorted(fitting, key=lambda r: ("embeddings" in r.spec.uses, _offloaded(r.plan), -r.score,
                                           -(r.plan.estimates.decode_tokens_per_s if r.plan.estimates else 0)))
+
+
+def _offloaded(p: Plan) -> bool:
+    return bool(p.gpu_layers is not None and p.total_layers and 0 < p.gpu_layers < p.total_layers)

@@ -25,6 +25,10 @@ class Box(BaseModel):
     host_memory_bandwidth_gbps: float = Field(
         89.6, gt=0, description="host RAM bandwidth for layers llama.cpp leaves on the CPU "
         "(default: dual-channel DDR5-5600 as in the cpu-desktop profile)")
+    host_memory_bytes: int | None = Field(
+        None, gt=0, description="RAM of one node (unified memory on a Mac, counted once): where llama.cpp/Ollama "
+        "keep the layers they cannot offload. None: unknown (partial offload is then never planned)")
+    host_memory_source: str = Field("", description="where host_memory_bytes comes from (detected, profile, flag)")
     detected: bool = Field(False, description="read from this machine, not simulated")
     notes: list[str] = Field(default_factory=list, description="what the detection said about this box")
 
@@ -38,6 +42,8 @@ class Workload(BaseModel):
 
     context: int | None = Field(None, gt=0, description="tokens per request (prompt + output) to support")
     concurrency: int | None = Field(None, gt=0, description="requests in flight at full context to support")
+    input_tokens: int = Field(1024, gt=0, description="prompt tokens of a typical request (estimates and cost)")
+    output_tokens: int = Field(256, gt=0, description="generated tokens of a typical request (estimates and cost)")
 
 
 class Policy(BaseModel):
@@ -48,6 +54,9 @@ class Policy(BaseModel):
     kv_cache_dtype: str = Field("auto", description="auto (try 16-bit, then 8-bit), or a KV format to force")
     gpu_memory_utilization: float | None = Field(
         None, gt=0, le=0.98, description="vLLM budget share of each GPU (default 0.90, vLLM's own default)")
+    use_all_gpus: bool = Field(
+        False, description="the GPU count was asked for (--gpus): a plan leaving some idle is refused (exit 3) with "
+        "the nearest count that is fully used")
     default_concurrency: int = Field(
         8, ge=1, description="when --concurrency is not given: full-length sequences the plan tries to hold "
         "(it settles for 1, vLLM's own start-up minimum, with a warning)")
@@ -72,6 +81,7 @@ class Memory(BaseModel):
 class Estimates(BaseModel):
     decode_tokens_per_s: float = Field(..., description="one sequence's decode speed (memory-bandwidth bound)")
     aggregate_tokens_per_s: float = Field(..., description="all replicas at the planned concurrency")
+    ttft_s: float | None = Field(None, description="time to first token of a typical prompt on an idle replica")
     planned_concurrency: int
     time_to_load_s: float = Field(..., description="weights from local disk + engine start-up")
     assumptions: list[str] = Field(default_factory=list)
@@ -88,6 +98,8 @@ class Alternative(BaseModel):
     kv_cache_dtype: str
     model: str
     max_concurrency_at_max_len: float
+    gpu_layers: int | None = Field(None, description="llama.cpp/Ollama: layers on the GPU (None: all / vLLM)")
+    decode_tokens_per_s: float | None = Field(None, description="one sequence's estimated decode speed")
 
 
 class Plan(BaseModel):
@@ -107,6 +119,16 @@ class Plan(BaseModel):
     gpu_memory_utilization: float | None = None
     gpu_layers: int | None = Field(None, description="llama.cpp/Ollama: layers offloaded to the GPU")
     total_layers: int | None = None
+    host_memory: dict | None = Field(
+        None, description="llama.cpp/Ollama: {needed_gib, available_gib, source}: what lives in host RAM")
+    rope_scaling: dict | None = Field(
+        None, description="YaRN context extension the plan applies: {type, factor, original_max_position_embeddings}")
+    workload: dict = Field(default_factory=dict, description="{context, concurrency, input_tokens, output_tokens}")
+    task: Literal["generate", "embed"] = Field(
+        "generate", description="embed: a pooling model (vLLM --runner pooling, llama.cpp --embedding, Ollama "
+        "/api/embed): full context, batch capacity, no decode")
+    serving: dict | None = Field(
+        None, description="engine flags the model needs: {reasoning_parser, tool_call_parser, jinja, source}")
     memory: Memory | None = None
     kv_cache_tokens: int = 0
     max_concurrency_at_max_len: float = 0.0

@@ -3,6 +3,7 @@ them, and ``up`` (later) executes them; none of them ever goes through a shell."
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from deploykit.errors import PlanFileError
@@ -89,7 +90,27 @@ def vllm_engine_args(plan: Plan, *, data_parallel: int | None = None) -> dict[st
         args["kv-cache-dtype"] = plan.kv_cache_dtype
     if spans_nodes(plan):
         args["distributed-executor-backend"] = "ray"
+    if plan.task == "embed":
+        args["runner"] = "pooling"
+    serving = plan.serving or {}
+    if serving.get("reasoning_parser"):
+        args["reasoning-parser"] = serving["reasoning_parser"]
+    if serving.get("tool_call_parser"):
+        args["enable-auto-tool-choice"] = True
+        args["tool-call-parser"] = serving["tool_call_parser"]
+    if plan.rope_scaling:
+        args["hf-overrides"] = rope_override_json(plan.rope_scaling)
     return args
+
+
+def rope_override_json(rope: dict) -> str:
+    """vLLM's --hf-overrides for a YaRN context extension. vLLM 0.32 (transformers 5) reads rope_parameters, and a
+    dict override replaces the whole dict, so rope_theta is restated (seen with vLLM 0.32's patch_rope_parameters:
+    a rope_scaling override alone leaves rope_theta None)."""
+    return json.dumps({"rope_parameters": {
+        "rope_type": rope["type"], "factor": rope["factor"],
+        "original_max_position_embeddings": rope["original_max_position_embeddings"],
+        "rope_theta": rope["rope_theta"]}}, separators=(",", ":"))
 
 
 def flags(args: dict[str, object]) -> list[str]:
@@ -129,6 +150,14 @@ def llamacpp_args(plan: Plan, *, model_path: str | None = None) -> list[str]:
            "--parallel", str(plan.max_num_seqs), "--n-gpu-layers", str(plan.gpu_layers or 0)]
     if plan.kv_cache_dtype in ("q8_0", "q4_0"):
         out += ["--flash-attn", "on", "--cache-type-k", plan.kv_cache_dtype, "--cache-type-v", plan.kv_cache_dtype]
+    if plan.rope_scaling:
+        rope = plan.rope_scaling
+        out += ["--rope-scaling", str(rope["type"]), "--rope-scale", f"{rope['factor']:g}",
+                "--yarn-orig-ctx", str(rope["original_max_position_embeddings"])]
+    if plan.task == "embed":
+        out.append("--embedding")
+    elif (plan.serving or {}).get("jinja"):
+        out.append("--jinja")
     out.append("--metrics")
     return out
 
