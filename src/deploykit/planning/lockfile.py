@@ -85,6 +85,8 @@ class LockedHardware(_Strict):
     detected: bool = Field(False, description="read from the machine, not simulated")
     free_memory_gib: Gib | None = Field(None, description="detected free memory")
     kind: Literal["nvidia", "apple", "cpu"] | None = Field(None, description="kind of the profile")
+    host_memory_gib: Gib | None = Field(None, description="RAM of one node the plan counted on")
+    host_memory_source: Text | None = Field(None, description="where that figure came from")
 
 
 class LockedWeights(_Strict):
@@ -118,6 +120,7 @@ class LockedEstimates(_Strict):
     aggregate_tokens_per_s: float = Field(..., ge=0, le=1e12)
     planned_concurrency: int = Field(..., ge=0, le=MAX_TOKENS)
     time_to_load_s: float = Field(..., ge=0, le=1e7)
+    ttft_s: float | None = Field(None, ge=0, le=1e7)
     assumptions: list[Text] = Field(default_factory=list, max_length=100)
 
 
@@ -132,6 +135,36 @@ class LockedAlternative(_Strict):
     kv_cache_dtype: Slug
     model: ModelName
     max_concurrency_at_max_len: float = Field(..., ge=0, le=1e9)
+    gpu_layers: int | None = Field(None, ge=0, le=100_000)
+    decode_tokens_per_s: float | None = Field(None, ge=0, le=1e9)
+
+
+class LockedHostMemory(_Strict):
+    needed_gib: Gib = Field(..., description="what llama.cpp/Ollama keep in host RAM")
+    available_gib: Gib | None = Field(None, description="RAM of the node")
+    source: Text | None = Field(None, description="where the RAM figure came from")
+
+
+class LockedRopeScaling(_Strict):
+    type: Literal["yarn"]
+    factor: float = Field(..., gt=1, le=1024)
+    original_max_position_embeddings: int = Field(..., ge=1, le=MAX_TOKENS)
+    rope_theta: float = Field(..., gt=0, le=1e12)
+    source: Text | None = None
+
+
+class LockedWorkload(_Strict):
+    context: int | None = Field(None, ge=1, le=MAX_TOKENS)
+    concurrency: int | None = Field(None, ge=1, le=1_000_000)
+    input_tokens: int = Field(1024, ge=1, le=MAX_TOKENS)
+    output_tokens: int = Field(256, ge=1, le=MAX_TOKENS)
+
+
+class LockedServing(_Strict):
+    reasoning_parser: Slug | None = Field(None, description="vLLM --reasoning-parser")
+    tool_call_parser: Slug | None = Field(None, description="vLLM --tool-call-parser")
+    jinja: bool = Field(False, description="llama-server --jinja")
+    source: Text | None = None
 
 
 class LockedLicense(_Strict):
@@ -160,6 +193,11 @@ class LockedPlan(_Strict):
     gpu_memory_utilization: float | None = Field(None, gt=0, le=1)
     gpu_layers: int | None = Field(None, ge=0, le=100_000)
     total_layers: int | None = Field(None, ge=1, le=100_000)
+    host_memory: LockedHostMemory | None = None
+    rope_scaling: LockedRopeScaling | None = None
+    workload: LockedWorkload = Field(default_factory=LockedWorkload)
+    task: Literal["generate", "embed"] = "generate"
+    serving: LockedServing | None = None
     memory: LockedMemory | None = None
     kv_cache_tokens: int = Field(0, ge=0, le=10**13)
     max_concurrency_at_max_len: float = Field(0.0, ge=0, le=1e9)
