@@ -35,9 +35,12 @@ def test_bits_per_weight_are_llama_cpps_measured_figures():
               "gguf-q2_k": 3.1593, "gguf-iq2_m": 2.9294, "gguf-iq2_xxs": 2.3824, "gguf-iq1_s": 2.0042}
     for fmt, bpw in readme.items():
         assert GGUF_BPW[fmt] == pytest.approx(bpw, abs=0.006), fmt
-    # unsloth's DeepSeek-R1 dynamic files: GB on disk over 671B weights
-    for fmt, gb in {"gguf-ud-iq1_s": 131, "gguf-ud-iq1_m": 158, "gguf-ud-iq2_xxs": 183, "gguf-ud-q2_k_xl": 212}.items():
-        assert GGUF_BPW[fmt] == pytest.approx(gb * 8 / 671, abs=0.006), fmt
+    # unsloth's dynamic files: decimal GB on Hugging Face's listing over the weights (DeepSeek 671B, GLM-4.6 355B);
+    # UD-IQ1_M from the blog's 158 GiB
+    listed = {"gguf-ud-iq1_s": (140.2, 671), "gguf-ud-iq1_m": (158 * 1.073741824, 671), "gguf-ud-iq2_xxs": (196.2, 671),
+              "gguf-ud-q2_k_xl": (226.6, 671), "gguf-ud-q4_k_xl": (405, 671), "gguf-ud-q3_k_xl": (158, 355)}
+    for fmt, (gb, params_b) in listed.items():
+        assert GGUF_BPW[fmt] == pytest.approx(gb * 8 / params_b, abs=0.006), fmt
 
 
 def test_ladder_runs_from_more_bits_to_fewer():

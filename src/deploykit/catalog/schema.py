@@ -16,7 +16,7 @@ WeightFormat = Literal[
     "gguf-f16", "gguf-q8_0", "gguf-q6_k", "gguf-q5_k_m", "gguf-q4_k_m", "gguf-q4_0", "gguf-q3_k_m", "gguf-q2_k",
     # llama.cpp file types added for the late-2026 ladder, and unsloth's dynamic (UD) mixes for large MoE models
     "gguf-bf16", "gguf-q4_k_s", "gguf-iq4_xs", "gguf-mxfp4_moe", "gguf-iq3_m", "gguf-iq3_xxs", "gguf-iq2_m",
-    "gguf-iq2_xxs", "gguf-iq1_s", "gguf-ud-q2_k_xl", "gguf-ud-iq2_xxs", "gguf-ud-iq1_m", "gguf-ud-iq1_s",
+    "gguf-iq2_xxs", "gguf-iq1_s", "gguf-ud-q4_k_xl", "gguf-ud-q3_k_xl", "gguf-ud-q2_k_xl", "gguf-ud-iq2_xxs", "gguf-ud-iq1_m", "gguf-ud-iq1_s",
 ]
 KVFormat = Literal["bf16", "fp16", "fp8", "q8_0", "q4_0"]
 Use = Literal["chat", "code", "reasoning", "embeddings", "vision"]

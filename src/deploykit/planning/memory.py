@@ -31,11 +31,14 @@ GGUF_BPW = {"gguf-bf16": 16.0, "gguf-f16": 16.0, "gguf-q8_0": 8.50, "gguf-q6_k":
             "gguf-iq1_s": 2.00,
             # MXFP4_MOE without a MoE architecture: every 2-D tensor is Q8_0 (see mxfp4_moe_bytes)
             "gguf-mxfp4_moe": 8.50,
-            # unsloth dynamic quants: only the routed experts go this low, attention / dense layers stay 4-6 bit.
-            # Whole-file figures of DeepSeek-R1 (671B): 131 / 158 / 183 / 212 GB (https://unsloth.ai/blog/
-            # deepseekr1-dynamic) -> 1.56 / 1.88 / 2.18 / 2.53 bpw. Other models differ: catalog entries carry
-            # the published file size, which wins over this estimate.
-            "gguf-ud-iq1_s": 1.56, "gguf-ud-iq1_m": 1.88, "gguf-ud-iq2_xxs": 2.18, "gguf-ud-q2_k_xl": 2.53}
+            # unsloth dynamic (UD) quants: only the routed experts go this low, attention / dense layers stay 4-8 bit,
+            # so the figure depends on the model's expert share. Whole files on Hugging Face's listings (decimal GB)
+            # over the weights they hold: DeepSeek-R1 671B UD-IQ1_S 140.2, UD-IQ2_XXS 196.2, UD-Q2_K_XL 226.6 GB
+            # (huggingface.co/unsloth/DeepSeek-R1-GGUF/tree/main); UD-IQ1_M 158 GiB = 169.6 GB (unsloth.ai/blog/
+            # deepseekr1-dynamic, which gives all four in GiB); DeepSeek-V3-0324 UD-Q4_K_XL 405 GB; GLM-4.6 (355B)
+            # UD-Q3_K_XL 158 GB. Catalog entries carry the published size, which wins over this estimate.
+            "gguf-ud-q4_k_xl": 4.83, "gguf-ud-q3_k_xl": 3.56, "gguf-ud-q2_k_xl": 2.70, "gguf-ud-iq2_xxs": 2.34,
+            "gguf-ud-iq1_m": 2.02, "gguf-ud-iq1_s": 1.67}
 # llama.cpp's MXFP4_MOE file type (src/llama-quant.cpp): "MoE tensors -> MXFP4, other tensors -> Q8_0" (a tensor is
 # an expert tensor when ne[2] > 1). A ggml MXFP4 block is 32 weights in 17 bytes (one E8M0 scale + 16 bytes of
 # 4-bit values, ggml-common.h block_mxfp4): 4.25 bpw; Q8_0 is 34 bytes per 32 weights: 8.5 bpw.

@@ -11,12 +11,12 @@ from deploykit.catalog.schema import Artifact, HardwareProfile
 from deploykit.planning.types import Box, Engine
 
 VLLM_LADDER = ["bf16", "fp8", "int8", "awq-int4", "gptq-int4"]
-# Best quality first; a plan takes the first that fits. IQ and unsloth dynamic (UD) quants come after the K-quant of
-# similar size (they need an importance matrix and decode slower on CPUs), and only when a file is published.
-GGUF_LADDER = ["gguf-bf16", "gguf-f16", "gguf-q8_0", "gguf-q6_k", "gguf-q5_k_m", "gguf-q4_k_m", "gguf-q4_k_s",
-               "gguf-mxfp4_moe", "gguf-iq4_xs", "gguf-q4_0", "gguf-q3_k_m", "gguf-iq3_m", "gguf-iq3_xxs",
-               "gguf-ud-q2_k_xl", "gguf-q2_k", "gguf-iq2_m", "gguf-ud-iq2_xxs", "gguf-iq2_xxs", "gguf-ud-iq1_m",
-               "gguf-ud-iq1_s", "gguf-iq1_s"]
+# Best quality first; a plan takes the first that fits. IQ quants come after the K-quant of similar size (they decode
+# slower on CPUs); unsloth dynamic (UD) quants sit by their measured size; both only where a file is published.
+GGUF_LADDER = ["gguf-bf16", "gguf-f16", "gguf-q8_0", "gguf-q6_k", "gguf-q5_k_m", "gguf-ud-q4_k_xl", "gguf-q4_k_m",
+               "gguf-q4_k_s", "gguf-mxfp4_moe", "gguf-iq4_xs", "gguf-q4_0", "gguf-q3_k_m", "gguf-ud-q3_k_xl",
+               "gguf-iq3_m", "gguf-iq3_xxs", "gguf-ud-q2_k_xl", "gguf-q2_k", "gguf-iq2_m", "gguf-ud-iq2_xxs",
+               "gguf-iq2_xxs", "gguf-ud-iq1_m", "gguf-ud-iq1_s", "gguf-iq1_s"]
 # Relative output quality of each weight format, used only to rank different models against each other.
 # Ordering follows the published perplexity deltas (llama.cpp quantize README; Red Hat's "half a million
 # quantized LLM evaluations", 2024: FP8 ~99.9% and INT8 ~99% of BF16 accuracy, INT4 ~98%).
@@ -25,7 +25,7 @@ FORMAT_QUALITY = {"bf16": 1.0, "fp16": 1.0, "fp8": 0.999, "int8": 0.99, "awq-int
                   "gguf-q4_k_m": 0.975, "gguf-q4_0": 0.96, "gguf-q3_k_m": 0.94, "gguf-q2_k": 0.88,
                   # the added GGUF types, placed by bits per weight between the measured neighbours above
                   "gguf-bf16": 1.0, "gguf-q4_k_s": 0.97, "gguf-mxfp4_moe": 0.97, "gguf-iq4_xs": 0.965,
-                  "gguf-iq3_m": 0.93, "gguf-iq3_xxs": 0.91, "gguf-ud-q2_k_xl": 0.90, "gguf-iq2_m": 0.86,
+                  "gguf-iq3_m": 0.93, "gguf-ud-q4_k_xl": 0.98, "gguf-ud-q3_k_xl": 0.935, "gguf-iq3_xxs": 0.91, "gguf-ud-q2_k_xl": 0.90, "gguf-iq2_m": 0.86,
                   "gguf-ud-iq2_xxs": 0.86, "gguf-iq2_xxs": 0.82, "gguf-ud-iq1_m": 0.80, "gguf-ud-iq1_s": 0.76,
                   "gguf-iq1_s": 0.70}
 FP8_BLOCK = 128  # DeepSeek-style block-quantized FP8 uses 128x128 weight blocks (weight_block_size in config.json)
