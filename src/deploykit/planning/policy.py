@@ -13,7 +13,8 @@ from deploykit.planning.types import Box, Engine
 VLLM_LADDER = ["bf16", "fp8", "int8", "awq-int4", "gptq-int4"]
 # Best quality first; a plan takes the first that fits. IQ quants come after the K-quant of similar size (they decode
 # slower on CPUs); unsloth dynamic (UD) quants sit by their measured size; both only where a file is published.
-GGUF_LADDER = ["gguf-bf16", "gguf-f16", "gguf-q8_0", "gguf-q6_k", "gguf-q5_k_m", "gguf-ud-q4_k_xl", "gguf-q4_k_m",
+# F16 before BF16: equal quality, and F16 runs on every llama.cpp backend (BF16 needs newer Metal / CPU support).
+GGUF_LADDER = ["gguf-f16", "gguf-bf16", "gguf-q8_0", "gguf-q6_k", "gguf-q5_k_m", "gguf-ud-q4_k_xl", "gguf-q4_k_m",
                "gguf-q4_k_s", "gguf-mxfp4_moe", "gguf-iq4_xs", "gguf-q4_0", "gguf-q3_k_m", "gguf-ud-q3_k_xl",
                "gguf-iq3_m", "gguf-iq3_xxs", "gguf-ud-q2_k_xl", "gguf-q2_k", "gguf-iq2_m", "gguf-ud-iq2_xxs",
                "gguf-iq2_xxs", "gguf-ud-iq1_m", "gguf-ud-iq1_s", "gguf-iq1_s"]
