@@ -87,3 +87,21 @@ def test_mxfp4_moe_keeps_experts_at_4_25_bits_and_the_rest_at_q8_0():
     dense = get_model("llama-3.1-8b")
     assert weight_bytes(dense, "gguf-mxfp4_moe").total == pytest.approx(
         weight_bytes(dense, "gguf-q8_0").total, rel=0.001)
+
+
+def test_ollama_pulls_hub_files_by_quant_and_never_a_split_gguf():
+    from deploykit.catalog.loader import get_profile
+    from deploykit.planning.policy import weight_choices
+
+    box = get_profile("cpu-server")
+    choices, _ = weight_choices(get_model("qwen2.5-7b"), box, "ollama", "gguf-q8_0")
+    assert [c.repo for c in choices] == ["hf.co/bartowski/Qwen2.5-7B-Instruct-GGUF:Q8_0"]
+    # a library tag wins over a hub file of the same format
+    choices, _ = weight_choices(get_model("llama-3.1-8b"), box, "ollama", "gguf-q8_0")
+    assert choices[0].repo == "llama3.1:8b-instruct-q8_0"
+    # llama.cpp loads the first shard of a split GGUF; Ollama cannot pull one
+    split = "gguf-ud-q2_k_xl"
+    choices, _ = weight_choices(get_model("deepseek-v3.1"), box, "llamacpp", split)
+    assert choices[0].repo.endswith("UD-Q2_K_XL/DeepSeek-V3.1-UD-Q2_K_XL-00001-of-00006.gguf")
+    choices, skipped = weight_choices(get_model("deepseek-v3.1"), box, "ollama", split)
+    assert choices == [] and skipped

@@ -75,8 +75,8 @@ def _gguf_artifact(spec: ModelSpec, fmt: str, engine: Engine) -> Artifact | None
     found = spec.artifacts_for(fmt)
     if engine == "llamacpp":
         found = [a for a in found if a.hf_repo and a.gguf_file]
-    else:
-        found = [a for a in found if a.ollama_tag or a.hf_repo]
+    else:  # Ollama pulls one file from the hub (hf.co/REPO:QUANT): not a split GGUF
+        found = [a for a in found if a.ollama_tag or (a.hf_repo and not a.gguf_parts)]
     key = (lambda a: (not a.ollama_tag, not a.official, a.size_gb is None)) if engine == "ollama" else \
         (lambda a: (not a.official, a.size_gb is None))
     return sorted(found, key=key)[0] if found else None
@@ -100,9 +100,9 @@ def weight_choices(spec: ModelSpec, profile: HardwareProfile, engine: Engine, qu
                 skipped.append(f"{fmt}: no published GGUF artifact in the catalog" if engine == "ollama" else
                                f"{fmt}: no GGUF file (hf_repo + gguf_file) in the catalog for llama.cpp")
                 continue
-            choices.append(WeightChoice(fmt, art, art.ollama_tag if engine == "ollama" and art.ollama_tag
-                                        else f"{art.hf_repo}/{art.gguf_file}" if art.gguf_file
-                                        else f"hf.co/{art.hf_repo}:{fmt.removeprefix('gguf-').upper()}"))
+            hub_ref = f"hf.co/{art.hf_repo}:{fmt.removeprefix('gguf-').upper()}"  # Ollama's Hugging Face syntax
+            choices.append(WeightChoice(fmt, art, (art.ollama_tag or hub_ref) if engine == "ollama"
+                                        else f"{art.hf_repo}/{art.gguf_file}" if art.gguf_file else hub_ref))
             continue
         if engine != "vllm":
             skipped.append(f"{fmt}: {engine} serves GGUF files")
