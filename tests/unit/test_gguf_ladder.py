@@ -105,3 +105,16 @@ def test_ollama_pulls_hub_files_by_quant_and_never_a_split_gguf():
     assert choices[0].repo.endswith("UD-Q2_K_XL/DeepSeek-V3.1-UD-Q2_K_XL-00001-of-00006.gguf")
     choices, skipped = weight_choices(get_model("deepseek-v3.1"), box, "ollama", split)
     assert choices == [] and skipped
+
+
+def test_every_catalog_gguf_file_is_named_for_its_quant_type():
+    """A file catalogued as gguf-q6_k must be a Q6_K file (catches copy-paste slips in the YAML)."""
+    from deploykit.catalog.loader import load_models
+
+    def norm(text: str) -> str:
+        return text.lower().replace("-", "_").replace(".", "_")
+
+    wrong = [(name, a.format, a.gguf_file)
+             for name, spec in load_models().items() for a in spec.artifacts
+             if a.gguf_file and norm(a.format.removeprefix("gguf-")) not in norm(a.gguf_file)]
+    assert wrong == []
