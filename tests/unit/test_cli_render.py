@@ -67,8 +67,7 @@ def test_render_check_one_model_reports_json() -> None:
 def test_render_all_check_on_a_slice() -> None:
     data, _ = run_json("render", "--all", "--check", "--models", "llama-3.1-8b,gemma-3-270m",
                        "--profiles", "h100-sxm,m3-max,cpu-server,rtx-4090")
-    # llama-3.1-8b has no GGUF file for llama.cpp in the catalog (only Ollama tags): on cpu-server it is planned
-    # with Ollama instead of being skipped, so every model x profile pair is a case
+    # 2 models x 4 profiles: every pair renders (llama-3.1-8b has GGUF files for llama.cpp on cpu-server)
     assert data["cases"] == 8 and data["check"]["ok"] is True
     assert {v["name"].split(" (")[0] for v in data["check"]["validators"]} >= {"compose-spec", "kubernetes-validate"}
 

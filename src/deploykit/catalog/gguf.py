@@ -18,9 +18,25 @@ from deploykit.errors import ModelConfigError
 _SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
 _STRING, _ARRAY = 8, 9
 # llama.cpp's LLAMA_FTYPE (general.file_type) -> deploykit's weight format
-FILE_TYPES = {1: "gguf-f16", 32: "gguf-f16", 2: "gguf-q4_0", 7: "gguf-q8_0", 10: "gguf-q2_k", 12: "gguf-q3_k_m",
-              15: "gguf-q4_k_m", 17: "gguf-q5_k_m", 18: "gguf-q6_k"}
+# (include/llama.h enum llama_ftype). unsloth's dynamic (UD) files carry the file type of their base recipe.
+FILE_TYPES = {1: "gguf-f16", 32: "gguf-bf16", 2: "gguf-q4_0", 7: "gguf-q8_0", 10: "gguf-q2_k", 12: "gguf-q3_k_m",
+              14: "gguf-q4_k_s", 15: "gguf-q4_k_m", 17: "gguf-q5_k_m", 18: "gguf-q6_k", 19: "gguf-iq2_xxs",
+              23: "gguf-iq3_xxs", 24: "gguf-iq1_s", 27: "gguf-iq3_m", 29: "gguf-iq2_m", 30: "gguf-iq4_xs",
+              38: "gguf-mxfp4_moe"}
 _ARRAY_KEEP = ("tokenizer.ggml.tokens",)  # arrays whose length matters (vocab size); contents are skipped
+
+
+_SHARD = re.compile(r"^(?P<stem>.*)-00001-of-(?P<count>\d{5})\.gguf$")
+
+
+def gguf_shards(first: str) -> list[str]:
+    """Every file of a GGUF: the name itself, or for a split GGUF (llama.cpp gguf-split naming, the first shard
+    NAME-00001-of-0000N.gguf) all N shard names, in order. Folders in the name are kept."""
+    split = _SHARD.match(first)
+    if not split:
+        return [first]
+    count = int(split.group("count"))
+    return [f"{split.group('stem')}-{i:05d}-of-{count:05d}.gguf" for i in range(1, count + 1)]
 
 
 def _read(fh: BinaryIO, fmt: str) -> Any:

@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 WeightFormat = Literal[
     "bf16", "fp16", "fp8", "int8", "awq-int4", "gptq-int4", "mxfp4",
     "gguf-f16", "gguf-q8_0", "gguf-q6_k", "gguf-q5_k_m", "gguf-q4_k_m", "gguf-q4_0", "gguf-q3_k_m", "gguf-q2_k",
+    # llama.cpp file types added for the late-2026 ladder, and unsloth's dynamic (UD) mixes for large MoE models
+    "gguf-bf16", "gguf-q4_k_s", "gguf-iq4_xs", "gguf-mxfp4_moe", "gguf-iq3_m", "gguf-iq3_xxs", "gguf-iq2_m",
+    "gguf-iq2_xxs", "gguf-iq1_s", "gguf-ud-q4_k_xl", "gguf-ud-q3_k_xl", "gguf-ud-q2_k_xl", "gguf-ud-iq2_xxs", "gguf-ud-iq1_m", "gguf-ud-iq1_s",
 ]
 KVFormat = Literal["bf16", "fp16", "fp8", "q8_0", "q4_0"]
 # Formats an official safetensors checkpoint is published in (config.json torch_dtype / quantization_config).
@@ -144,7 +147,11 @@ class Artifact(Strict):
 
     format: WeightFormat = Field(..., description="weight format of this artifact")
     hf_repo: str | None = Field(None, description="Hugging Face repo id holding it")
-    gguf_file: str | None = Field(None, description="file name inside hf_repo for GGUF artifacts")
+    gguf_file: str | None = Field(
+        None, description="file name inside hf_repo for GGUF artifacts; for a split GGUF the first shard "
+        "(NAME-00001-of-0000N.gguf, llama.cpp's gguf-split naming), which llama.cpp loads and finds the rest beside")
+    gguf_parts: int | None = Field(
+        None, ge=2, description="shard count of a split GGUF (the N of -00001-of-0000N); None for a single file")
     ollama_tag: str | None = Field(None, description="Ollama library tag serving it (e.g. llama3.1:8b)")
     size_gb: float | None = Field(None, gt=0, description="download size in GB (10^9 bytes) as published")
     official: bool = Field(False, description="published by the model's own authors")
@@ -160,6 +167,12 @@ class Artifact(Strict):
     def _where(self) -> Artifact:
         if not (self.hf_repo or self.ollama_tag):
             raise ValueError("an artifact needs hf_repo or ollama_tag")
+        split = re.search(r"-00001-of-(\d{5})\.gguf$", self.gguf_file or "")
+        if self.gguf_parts and (not split or int(split.group(1)) != self.gguf_parts):
+            raise ValueError(f"gguf_parts {self.gguf_parts}: gguf_file must be the first shard "
+                             f"NAME-00001-of-{self.gguf_parts:05d}.gguf")
+        if split and not self.gguf_parts:
+            raise ValueError(f"{self.gguf_file} is the first shard of a split GGUF: set gguf_parts")
         return self
 
 

@@ -21,11 +21,29 @@ GIB = 1024**3
 KV_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "q8_0": 34 / 32, "q4_0": 18 / 32}
 
 # Effective bits per weight of whole GGUF files (mixed quant types: embeddings and output tensors differ).
-# llama.cpp tools/quantize/README.md, measured on Llama-3.1-8B: F16 16.0005, Q8_0 8.5008, Q6_K 6.5633,
-# Q5_K_M 5.7036, Q4_K_M 4.8944, Q2_K 3.1593. Q4_0 and Q3_K_M are not in that table: their sizes in the quantize
-# tool's help list divided by 8.03B weights (4.64, 4.00). Details and quotes: data/gguf_memory.yaml.
-GGUF_BPW = {"gguf-f16": 16.0, "gguf-q8_0": 8.50, "gguf-q6_k": 6.56, "gguf-q5_k_m": 5.70, "gguf-q4_k_m": 4.89,
-            "gguf-q4_0": 4.64, "gguf-q3_k_m": 4.00, "gguf-q2_k": 3.16}
+# llama.cpp tools/quantize/README.md, measured on Llama-3.1-8B ("Quant Type | bits/weight" table): F16 16.0005,
+# Q8_0 8.5008, Q6_K 6.5633, Q5_K_M 5.7036, Q4_K_M 4.8944, Q4_K_S 4.6672, IQ4_XS 4.4597, IQ3_M 3.7628,
+# IQ3_XXS 3.2548, Q2_K 3.1593, IQ2_M 2.9294, IQ2_XXS 2.3824, IQ1_S 2.0042. BF16 has F16's block size (2 bytes).
+# Q4_0 and Q3_K_M are not in that table: their sizes in the quantize tool's help list divided by 8.03B weights
+# (4.64, 4.00). Details and quotes: data/gguf_memory.yaml.
+GGUF_BPW = {"gguf-bf16": 16.0, "gguf-f16": 16.0, "gguf-q8_0": 8.50, "gguf-q6_k": 6.56, "gguf-q5_k_m": 5.70,
+            "gguf-q4_k_m": 4.89, "gguf-q4_k_s": 4.67, "gguf-q4_0": 4.64, "gguf-iq4_xs": 4.46, "gguf-q3_k_m": 4.00,
+            "gguf-iq3_m": 3.76, "gguf-iq3_xxs": 3.25, "gguf-q2_k": 3.16, "gguf-iq2_m": 2.93, "gguf-iq2_xxs": 2.38,
+            "gguf-iq1_s": 2.00,
+            # MXFP4_MOE without a MoE architecture: every 2-D tensor is Q8_0 (see mxfp4_moe_bytes)
+            "gguf-mxfp4_moe": 8.50,
+            # unsloth dynamic (UD) quants: only the routed experts go this low, attention / dense layers stay 4-8 bit,
+            # so the figure depends on the model's expert share. Whole files on Hugging Face's listings (decimal GB)
+            # over the weights they hold: DeepSeek-R1 671B UD-IQ1_S 140.2, UD-IQ2_XXS 196.2, UD-Q2_K_XL 226.6 GB
+            # (huggingface.co/unsloth/DeepSeek-R1-GGUF/tree/main); UD-IQ1_M 158 GiB = 169.6 GB (unsloth.ai/blog/
+            # deepseekr1-dynamic, which gives all four in GiB); DeepSeek-V3-0324 UD-Q4_K_XL 405 GB; GLM-4.6 (355B)
+            # UD-Q3_K_XL 158 GB. Catalog entries carry the published size, which wins over this estimate.
+            "gguf-ud-q4_k_xl": 4.83, "gguf-ud-q3_k_xl": 3.56, "gguf-ud-q2_k_xl": 2.70, "gguf-ud-iq2_xxs": 2.34,
+            "gguf-ud-iq1_m": 2.02, "gguf-ud-iq1_s": 1.67}
+# llama.cpp's MXFP4_MOE file type (src/llama-quant.cpp): "MoE tensors -> MXFP4, other tensors -> Q8_0" (a tensor is
+# an expert tensor when ne[2] > 1). A ggml MXFP4 block is 32 weights in 17 bytes (one E8M0 scale + 16 bytes of
+# 4-bit values, ggml-common.h block_mxfp4): 4.25 bpw; Q8_0 is 34 bytes per 32 weights: 8.5 bpw.
+MXFP4_BPW, Q8_0_BPW = 4.25, 8.5
 
 # Weight bytes per parameter in linear layers for the vLLM formats, from data/weight_formats.yaml (payload bits plus
 # the group scales: AWQ/GPTQ int4 4 + 20/128 bits, MXFP4 4 + 8/32, NVFP4 4 + 8/16, compressed-tensors W4A16
@@ -77,8 +95,11 @@ def weight_bytes(spec: ModelSpec, fmt: str, published_size_gb: float | None = No
                        counted.linear // 2)
     if fmt.startswith("gguf-"):
         bpw = GGUF_BPW[fmt]
-        total = (published_size_gb * 1e9 if published_size_gb
-                 else (layer_params + embed_params + head_params + vision_params) * bpw / 8)
+        everything = layer_params + embed_params + head_params + vision_params
+        estimate = everything * bpw / 8
+        if fmt == "gguf-mxfp4_moe" and a.moe:
+            estimate = counted.experts * MXFP4_BPW / 8 + max(everything - counted.experts, 0) * Q8_0_BPW / 8
+        total = published_size_gb * 1e9 if published_size_gb else estimate
         share = total / max(layer_params + embed_params + head_params + vision_params, 1)
         return WeightBytes(layers=int(layer_params * share), embedding=int(embed_params * share),
                            lm_head=int(head_params * share), vision=int(vision_params * share))

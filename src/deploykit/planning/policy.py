@@ -12,14 +12,24 @@ from deploykit.catalog.schema import Artifact, HardwareProfile
 from deploykit.planning.types import Box, Engine
 
 VLLM_LADDER = ["bf16", "fp8", "int8", "awq-int4", "gptq-int4"]
-GGUF_LADDER = ["gguf-f16", "gguf-q8_0", "gguf-q6_k", "gguf-q5_k_m", "gguf-q4_k_m", "gguf-q4_0", "gguf-q3_k_m",
-               "gguf-q2_k"]
+# Best quality first; a plan takes the first that fits. IQ quants come after the K-quant of similar size (they decode
+# slower on CPUs); unsloth dynamic (UD) quants sit by their measured size; both only where a file is published.
+# F16 before BF16: equal quality, and F16 runs on every llama.cpp backend (BF16 needs newer Metal / CPU support).
+GGUF_LADDER = ["gguf-f16", "gguf-bf16", "gguf-q8_0", "gguf-q6_k", "gguf-q5_k_m", "gguf-ud-q4_k_xl", "gguf-q4_k_m",
+               "gguf-q4_k_s", "gguf-mxfp4_moe", "gguf-iq4_xs", "gguf-q4_0", "gguf-q3_k_m", "gguf-ud-q3_k_xl",
+               "gguf-iq3_m", "gguf-iq3_xxs", "gguf-ud-q2_k_xl", "gguf-q2_k", "gguf-iq2_m", "gguf-ud-iq2_xxs",
+               "gguf-iq2_xxs", "gguf-ud-iq1_m", "gguf-ud-iq1_s", "gguf-iq1_s"]
 # Relative output quality of each weight format, used only to rank different models against each other.
 # Ordering follows the published perplexity deltas (llama.cpp quantize README; Red Hat's "half a million
 # quantized LLM evaluations", 2024: FP8 ~99.9% and INT8 ~99% of BF16 accuracy, INT4 ~98%).
 FORMAT_QUALITY = {"bf16": 1.0, "fp16": 1.0, "fp8": 0.999, "int8": 0.99, "awq-int4": 0.98, "gptq-int4": 0.98,
                   "mxfp4": 0.98, "gguf-f16": 1.0, "gguf-q8_0": 0.995, "gguf-q6_k": 0.99, "gguf-q5_k_m": 0.985,
-                  "gguf-q4_k_m": 0.975, "gguf-q4_0": 0.96, "gguf-q3_k_m": 0.94, "gguf-q2_k": 0.88}
+                  "gguf-q4_k_m": 0.975, "gguf-q4_0": 0.96, "gguf-q3_k_m": 0.94, "gguf-q2_k": 0.88,
+                  # the added GGUF types, placed by bits per weight between the measured neighbours above
+                  "gguf-bf16": 1.0, "gguf-q4_k_s": 0.97, "gguf-mxfp4_moe": 0.97, "gguf-iq4_xs": 0.965,
+                  "gguf-iq3_m": 0.93, "gguf-ud-q4_k_xl": 0.98, "gguf-ud-q3_k_xl": 0.935, "gguf-iq3_xxs": 0.91, "gguf-ud-q2_k_xl": 0.90, "gguf-iq2_m": 0.86,
+                  "gguf-ud-iq2_xxs": 0.86, "gguf-iq2_xxs": 0.82, "gguf-ud-iq1_m": 0.80, "gguf-ud-iq1_s": 0.76,
+                  "gguf-iq1_s": 0.70}
 FP8_BLOCK = 128  # DeepSeek-style block-quantized FP8 uses 128x128 weight blocks (weight_block_size in config.json)
 
 # ---- issue 12: the formats of data/weight_formats.yaml -------------------------------------------------------------
@@ -85,8 +95,8 @@ def _gguf_artifact(spec: ModelSpec, fmt: str, engine: Engine) -> Artifact | None
     found = spec.artifacts_for(fmt)
     if engine == "llamacpp":
         found = [a for a in found if a.hf_repo and a.gguf_file]
-    else:
-        found = [a for a in found if a.ollama_tag or a.hf_repo]
+    else:  # Ollama pulls one file from the hub (hf.co/REPO:QUANT): not a split GGUF
+        found = [a for a in found if a.ollama_tag or (a.hf_repo and not a.gguf_parts)]
     key = (lambda a: (not a.ollama_tag, not a.official, a.size_gb is None)) if engine == "ollama" else \
         (lambda a: (not a.official, a.size_gb is None))
     return sorted(found, key=key)[0] if found else None
@@ -111,11 +121,9 @@ def weight_choices(spec: ModelSpec, profile: HardwareProfile, engine: Engine, qu
                 skipped.append(f"{fmt}: no published GGUF artifact in the catalog" if engine == "ollama" else
                                f"{fmt}: no GGUF file (hf_repo + gguf_file) in the catalog for llama.cpp")
                 continue
-            if engine == "ollama":  # its library tag, else Ollama's hf.co/REPO:QUANT reference
-                ref = art.ollama_tag or f"hf.co/{art.hf_repo}:{fmt.removeprefix('gguf-').upper()}"
-            else:
-                ref = f"{art.hf_repo}/{art.gguf_file}"
-            choices.append(WeightChoice(fmt, art, ref))
+            hub_ref = f"hf.co/{art.hf_repo}:{fmt.removeprefix('gguf-').upper()}"  # Ollama's Hugging Face syntax
+            choices.append(WeightChoice(fmt, art, (art.ollama_tag or hub_ref) if engine == "ollama"
+                                        else f"{art.hf_repo}/{art.gguf_file}" if art.gguf_file else hub_ref))
             continue
         if engine != "vllm":
             skipped.append(f"{fmt}: {engine} serves GGUF files")

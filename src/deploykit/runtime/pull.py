@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deploykit.catalog import hub
+from deploykit.catalog.gguf import gguf_shards
 from deploykit.errors import DiskSpaceError, ModelConfigError, NetworkError
 from deploykit.planning.types import Plan
 
@@ -35,8 +36,8 @@ class PullReport:
 def source(plan: Plan) -> tuple[str, list[str] | None]:
     """(repo, exact files) for GGUF plans; (repo, None) when the repo's file list decides (safetensors)."""
     w = plan.weights
-    if w.get("gguf_file"):
-        return str(w["hf_repo"]), [str(w["gguf_file"])]
+    if w.get("gguf_file"):  # a split GGUF needs every shard beside the first
+        return str(w["hf_repo"]), gguf_shards(str(w["gguf_file"]))
     if plan.engine == "ollama":
         raise ModelConfigError("Ollama pulls its own weights (ollama pull TAG)",
                                fix="deploykit up --engine ollama pulls through the Ollama server")

@@ -21,7 +21,9 @@ def gguf_file(plan: Plan, local: Path | None, *, download: bool = True) -> str:
     from deploykit.catalog.hub import cached_snapshot
     from deploykit.runtime import pull
 
-    folder = cached_snapshot(repo, [filename])
+    from deploykit.catalog.gguf import gguf_shards
+
+    folder = cached_snapshot(repo, gguf_shards(filename))  # llama.cpp opens the first shard, finds the rest
     if folder is not None:
         return str(folder / filename)
     if not download:
