@@ -7,13 +7,12 @@ import sys
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-stdout = Console(soft_wrap=True)
-stderr = Console(stderr=True, soft_wrap=True)
+stdout = Console(soft_wrap=True, emoji=False)
+stderr = Console(stderr=True, soft_wrap=True, emoji=False)
 
 
 class Format(str, Enum):
@@ -22,7 +21,7 @@ class Format(str, Enum):
 
 
 def to_data(obj: Any) -> Any:
-    if isinstance(obj, BaseModel):
+    if hasattr(obj, "model_dump"):  # a pydantic model (pydantic is imported only by the commands that need it)
         return obj.model_dump(mode="json")
     if isinstance(obj, (list, tuple)):
         return [to_data(o) for o in obj]

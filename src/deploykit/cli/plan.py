@@ -11,8 +11,6 @@ from deploykit.catalog.resolve import resolve_model
 from deploykit.cli.models import filter_models, split_csv
 from deploykit.cli.output import Format, emit_json, hint, stderr, stdout, table, warn
 from deploykit.errors import DoesNotFitError, UsageError
-from deploykit.hardware import inventory, nvml
-from deploykit.planning import lockfile
 from deploykit.planning.box import detected_box, simulated_box
 from deploykit.planning.planner import plan as make_plan
 from deploykit.planning.policy import GGUF_LADDER, VLLM_LADDER
@@ -65,6 +63,7 @@ def plan(
         result.warnings.insert(0, f"your {mau:,} monthly active users exceed the {spec.license.id} licence's "
                                f"{spec.license.mau_limit:,}: you need a separate licence from {spec.origin}")
     if output and result.fits:
+        from deploykit.planning import lockfile
         inputs = {"model": model, "profile": profile, "gpus": gpus, "nodes": nodes, "context": context,
                   "concurrency": concurrency, "engine": engine, "quant": quant, "kv_cache_dtype": kv_cache_dtype}
         lockfile.write_lock(output, result, inputs, force=force)
@@ -134,6 +133,7 @@ def planning_inputs(profile: str | None, gpus: int, nodes: int, context: int | N
 def _box(profile: str | None, gpus: int, nodes: int, recording: Path | None) -> Box:
     if profile:
         return simulated_box(get_profile(profile), gpus, nodes)
+    from deploykit.hardware import inventory, nvml
     lib = nvml.Replay.from_file(recording) if recording else None
     inv = inventory.detect(load_profiles(), nvml_lib=lib)
     box = detected_box(inv)
