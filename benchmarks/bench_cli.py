@@ -66,6 +66,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7, help="runs per command (the median is reported)")
     args = parser.parse_args()
     env = {**os.environ, "COLUMNS": "120", "NO_COLOR": "1"}
+    # pip compiles an installed package's .pyc files; a checkout run with PYTHONDONTWRITEBYTECODE would compile
+    # deploykit's sources on every start while typer and rich load from .pyc, which is not what users run
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     for _, argv, *_ in CASES:  # warm the OS file cache and deploykit's catalog cache once
         once(argv, env, False)
     samples: dict[str, list[float]] = {label: [] for label, *_ in BASELINES + CASES}

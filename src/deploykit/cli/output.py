@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from rich.console import Console
+from rich.cells import cell_len
+from rich.console import Console, Group
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 stdout = Console(soft_wrap=True, emoji=False)
 stderr = Console(stderr=True, soft_wrap=True, emoji=False)
@@ -35,13 +38,90 @@ def emit_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
-def table(title: str, columns: list[str], rows: list[list[Any]], *, caption: str | None = None) -> Table:
-    t = Table(title=title, caption=caption, header_style="bold", title_justify="left")
-    for col in columns:
-        t.add_column(col, overflow="fold")
-    for row in rows:
-        t.add_row(*["" if v is None else str(v) for v in row])
-    return t
+@dataclass(frozen=True)
+class Col:
+    """A table column. ``drop``: when the table is wider than the terminal, columns are left out highest rank first
+    (0: never; the caption says which were left out). A cell is never split inside a word: columns whose values
+    hold no spaces (names, numbers, URLs, repo ids) never wrap; free text wraps between words."""
+
+    header: str
+    drop: int = 0
+    justify: str = "left"
+
+
+def _cells(row: list[Any]) -> list[str]:
+    return ["" if v is None else str(v) for v in row]
+
+
+def _need(header: str, values: list[str]) -> tuple[int, bool]:
+    """(the narrowest width that splits no word of this column, whether it may wrap at all)."""
+    texts = [header, *values]
+    wraps = any(" " in v for v in values)
+    if not wraps:
+        return max(cell_len(t) for t in texts), False
+    longest_word = max((cell_len(w) for t in texts for w in t.split()), default=1)
+    natural = max(cell_len(t) for t in texts)
+    return min(natural, max(longest_word, 16)), True
+
+
+def table(title: str, columns: list[str | Col], rows: list[list[Any]], *, caption: str | None = None,
+          width: int | None = None) -> Group:
+    """Rows as one table when it fits the terminal (``stdout.width``: COLUMNS, or 80 when not a terminal); else
+    the droppable columns are left out, and if it is still too wide, the columns are split over several tables
+    that each repeat the first (the name). Names, URLs and numbers are never split across lines."""
+    cols = [c if isinstance(c, Col) else Col(c) for c in columns]
+    data = [_cells(r) for r in rows]
+    width = width or stdout.width
+    need = [_need(c.header, [r[i] for r in data]) for i, c in enumerate(cols)]
+
+    def fits(idx: list[int]) -> bool:
+        return sum(need[i][0] for i in idx) + 3 * len(idx) + 1 <= width
+
+    keep = list(range(len(cols)))
+    dropped: list[str] = []
+    for rank in sorted({c.drop for c in cols if c.drop}, reverse=True):
+        if fits(keep):
+            break
+        dropped += [cols[i].header for i in keep if cols[i].drop == rank]
+        keep = [i for i in keep if cols[i].drop != rank]
+    panels: list[list[int]] = []
+    current = [keep[0]]
+    for i in keep[1:]:
+        if fits([*current, i]) or len(current) == 1:
+            current.append(i)
+        else:
+            panels.append(current)
+            current = [keep[0], i]
+    panels.append(current)
+    notes = []
+    if dropped:
+        notes.append(f"left out at {width} columns: {', '.join(dropped)} (a wider terminal or --format json "
+                     "shows them)")
+    if caption:
+        notes.insert(0, caption)
+    out = []
+    for n, idx in enumerate(panels):
+        t = Table(title=title if n == 0 else None, header_style="bold", title_justify="left",
+                  caption=Text(" ".join(notes), no_wrap=False) if notes and n == len(panels) - 1 else None,
+                  caption_justify="left")
+        for i in idx:
+            min_w, wraps = need[i]
+            t.add_column(cols[i].header, justify=cols[i].justify, no_wrap=not wraps, min_width=min_w,
+                         overflow="fold")
+        for r in data:
+            t.add_row(*[Text(r[i]) for i in idx])
+        out.append(t)
+    return Group(*out)
+
+
+def bullet(text: str, prefix: str = "  - ", *, console: Console | None = None) -> None:
+    """One list item, wrapped between words at the terminal's width with a hanging indent (stdout prints long
+    lines unwrapped otherwise: soft_wrap keeps rendered files intact)."""
+    grid = Table.grid()
+    grid.add_column(no_wrap=True)
+    grid.add_column()
+    grid.add_row(Text.from_markup(prefix), Text(text, no_wrap=False))
+    (console or stdout).print(grid)
 
 
 def hint(message: str) -> None:

@@ -8,8 +8,10 @@ import typer
 
 from deploykit.catalog.loader import get_profile, load_models, load_profiles
 from deploykit.catalog.resolve import resolve_model
-from deploykit.cli.models import filter_models, split_csv
-from deploykit.cli.output import Format, emit_json, hint, stderr, stdout, table, warn
+from deploykit.cli.complete import model_names, profile_names
+from deploykit.cli.models import checked_filters, filter_models
+from deploykit.cli.units import context_option
+from deploykit.cli.output import Col, Format, bullet, emit_json, hint, stderr, stdout, table, warn
 from deploykit.errors import DoesNotFitError, UsageError
 from deploykit.planning.box import detected_box, simulated_box
 from deploykit.planning.planner import plan as make_plan
@@ -23,11 +25,12 @@ KV_TYPES = ["auto", "bf16", "fp16", "fp8", "q8_0", "q4_0"]
 
 def plan(
     model: str = typer.Argument(None, help="Catalog name, Hugging Face repo id or local model dir; omit to rank "
-                                           "every catalog model that fits."),
-    profile: str = typer.Option(None, "--profile", "-p", help="Plan for a simulated box of this hardware profile."),
+                                           "every catalog model that fits.", autocompletion=model_names),
+    profile: str = typer.Option(None, "--profile", "-p", help="Plan for a simulated box of this hardware profile.",
+                                autocompletion=profile_names),
     gpus: int = typer.Option(1, "--gpus", min=1, max=64, help="GPUs per node of the simulated box."),
     nodes: int = typer.Option(1, "--nodes", min=1, max=64, help="Nodes of the simulated box."),
-    context: int = typer.Option(None, "--context", min=1, help="Tokens per request to support (max_model_len)."),
+    context: int = context_option(),
     concurrency: int = typer.Option(None, "--concurrency", min=1, help="Full-length requests in flight to support."),
     engine: str = typer.Option(None, "--engine", help="vllm, ollama or llamacpp (default: chosen by hardware)."),
     quant: str = typer.Option("auto", "--quant", help=f"Weight format: {', '.join(QUANTS)}."),
@@ -145,8 +148,9 @@ def _box(profile: str | None, gpus: int, nodes: int, recording: Path | None) -> 
 
 def _rank(box: Box, workload: Workload, policy: Policy, license: str | None, exclude_origin: str | None,
           use: str | None, no_gated: bool, mau: int | None, format: Format) -> None:
-    models = filter_models(list(load_models().values()), licenses=split_csv(license),
-                           exclude_origins=split_csv(exclude_origin), uses=split_csv(use), allow_gated=not no_gated)
+    every = list(load_models().values())
+    models = filter_models(every, **checked_filters(every, license=license, exclude_origin=exclude_origin, use=use),
+                           allow_gated=not no_gated)
     if mau:
         models = [m for m in models if not (m.license.mau_limit and mau > m.license.mau_limit)]
     with stderr.status(f"planning {len(models)} models..."):
@@ -162,8 +166,10 @@ def _rank(box: Box, workload: Workload, policy: Policy, license: str | None, exc
             for i, r in enumerate(ranked)]
     where = f"{box.gpus_per_node * box.nodes} x {box.profile.name}" if box.profile.kind == "nvidia" else box.profile.name
     stdout.print(table(f"{len(ranked)} of {len(models)} models fit {where}", [
-        "#", "model", "engine", "weights", "layout", "context", "seqs@ctx", "tok/s (1 seq)", "licence"], rows,
-        caption="best first: larger models in better formats, then speed; deploykit plan MODEL explains one"))
+        "#", "model", "engine", "weights", Col("layout", drop=2), "context", Col("seqs@ctx", drop=1),
+        "tok/s", Col("licence", drop=3)], rows,
+        caption="Best first: larger models in better formats, then speed. seqs@ctx: full-length sequences at once; "
+                "tok/s: decode speed of one sequence. deploykit plan MODEL explains one."))
 
 
 def _layout(p: Plan) -> str:
@@ -205,9 +211,9 @@ def print_plan(p: Plan) -> None:
                              f"{m.overhead_gib:.2f}", f"{m.budget_gib:.2f}", f"{m.capacity_gib:.2f}"]]))
     stdout.print("[bold]why[/bold]")
     for r in p.reasons:
-        stdout.print(f"  - {r}", highlight=False)
+        bullet(r)
     for w in p.warnings:
-        stdout.print(f"  [yellow]warning:[/yellow] {w}", highlight=False)
+        bullet(w, "  [yellow]warning:[/yellow] ")
     if p.alternatives:
         rows = [[a.change, a.model, a.weights, f"TP{a.tensor_parallel_size} PP{a.pipeline_parallel_size}",
                  a.gpus_used, f"{a.max_model_len:,}", a.kv_cache_dtype, f"{a.max_concurrency_at_max_len:g}"]
