@@ -32,7 +32,7 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "pull": ("deploykit.cli.pull", "pull", "command",
              "Download the plan's weights (the chosen format's safetensors, or its one GGUF)"),
     "up": ("deploykit.cli.up", "up", "command",
-           "Launch MODEL, wait until it really answers, print the endpoint"),
+           "Launch MODEL, wait until it really answers"),
     "ps": ("deploykit.cli.up", "ps", "command",
            "List the deployments deploykit started, with whether each is really still running."),
     "logs": ("deploykit.cli.up", "logs", "command", "Print a deployment's engine log."),

@@ -99,11 +99,12 @@ def table(title: str, columns: list[str | Col], rows: list[list[Any]], *, captio
                      "shows them)")
     if caption:
         notes.insert(0, caption)
-    out = []
+    out: list[Any] = []
     for n, idx in enumerate(panels):
-        t = Table(title=title if n == 0 else None, header_style="bold", title_justify="left",
-                  caption=Text(" ".join(notes), no_wrap=False) if notes and n == len(panels) - 1 else None,
-                  caption_justify="left")
+        t = Table(title=title if n == 0 else None, header_style="bold", title_justify="left")
+        natural = sum(max(cell_len(x) for x in [cols[i].header, *(r[i] for r in data)]) for i in idx)
+        if natural + 3 * len(idx) + 1 > width:
+            t.width = width  # rich then wraps the free-text columns (between words) to fit
         for i in idx:
             min_w, wraps = need[i]
             t.add_column(cols[i].header, justify=cols[i].justify, no_wrap=not wraps, min_width=min_w,
@@ -111,6 +112,11 @@ def table(title: str, columns: list[str | Col], rows: list[list[Any]], *, captio
         for r in data:
             t.add_row(*[Text(r[i]) for i in idx])
         out.append(t)
+    if notes:  # a grid cell wraps between words; a caption would not (stdout prints with soft_wrap)
+        grid = Table.grid()
+        grid.add_column()
+        grid.add_row(Text(" ".join(notes), style="dim"))
+        out.append(grid)
     return Group(*out)
 
 

@@ -191,8 +191,8 @@ def print_plan(p: Plan) -> None:
     status = "[bold green]fits[/bold green]" if p.fits else "[bold red]does not fit[/bold red]"
     stdout.print(f"[bold]{p.model['name']}[/bold] on {where}: {status}")
     if p.fits:
-        rows = [["engine", p.engine], ["weights", f"{p.weights['dtype']} ({p.weights['artifact']}, "
-                                                  f"{p.weights['size_gib']} GiB)"],
+        rows = [["engine", p.engine], ["weights", f"{p.weights['dtype']}, {p.weights['size_gib']} GiB (checkpoint "
+                                                  "below)"],
                 ["KV cache", p.kv_cache_dtype], ["layout", _layout(p)], ["GPUs used", p.gpus_used],
                 ["max_model_len", f"{p.max_model_len:,}"], ["max_num_seqs", p.max_num_seqs],
                 ["full-length sequences at once", f"{p.max_concurrency_at_max_len:g}"],
@@ -204,6 +204,7 @@ def print_plan(p: Plan) -> None:
                  [f"tokens/s (all, {e.planned_concurrency} seqs/replica)", f"{e.aggregate_tokens_per_s:,.0f}"],
                  ["time to load", f"{e.time_to_load_s:,.0f} s"]]
         stdout.print(table("settings", ["", "value"], rows))
+        stdout.print(f"checkpoint: {p.weights['artifact']}", highlight=False, soft_wrap=True)
         m = p.memory.per_gpu
         stdout.print(table("memory per GPU (GiB)" if p.engine == "vllm" else "memory (GiB)",
                            ["weights", "KV cache", "activations/graph", "overhead", "budget", "capacity"],
