@@ -314,3 +314,55 @@ def test_doctor_reports_what_a_bug_report_needs(tmp_path):
     text = run("doctor", columns=80, env=env)
     assert text.returncode == 0, text.stderr
     assert "promtool" in text.stdout and str(tmp_path / "state") in text.stdout
+
+
+# ---------------------------------------------------------------------------------- headers that re-render
+HEADER = re.compile(r"^# Re-render instead of editing: (.*)$", re.M)
+
+
+def _rerender_matches(folder: Path, env: dict | None = None) -> int:
+    """Run each file's header command (into another folder) and compare: the same file must come out."""
+    import shlex
+
+    checked = 0
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        text = path.read_text()
+        m = HEADER.search(text)
+        assert m, f"{path} has no re-render header"
+        argv = shlex.split(m.group(1))
+        assert argv[:2] == ["deploykit", "render"], argv
+        again = folder.parent / f"again-{checked}"
+        r = run(*argv[1:], "-o", str(again), env=env)
+        assert r.returncode == 0, f"{m.group(1)}\n{r.stderr}"
+        same = again / path.relative_to(folder).name if not (again / path.relative_to(folder)).exists() \
+            else again / path.relative_to(folder)
+        assert same.read_text() == text, f"{m.group(1)} renders {path.name} differently"
+        checked += 1
+    return checked
+
+
+def test_file_headers_re_render_the_same_files(tmp_path):
+    out = tmp_path / "one"
+    r = run("render", "llama-3.1-70b", "-p", "l40s", "--gpus", "4", "--context", "16k", "--concurrency", "8",
+            "--quant", "fp8", "--name", "my-llm", "--namespace", "llm", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert _rerender_matches(out) >= 6
+
+
+def test_header_of_a_locked_plan_renders_from_the_lock(tmp_path):
+    lock = tmp_path / "plan.yaml"
+    assert run("plan", "gemma-3-270m", "-p", "cpu-server", "-o", str(lock)).returncode == 0
+    out = tmp_path / "locked"
+    r = run("render", "--plan", str(lock), "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert f"--plan {lock}" in (out / "serve.sh").read_text()
+    assert _rerender_matches(out) >= 3
+
+
+def test_golden_headers_re_render_the_golden_files(tmp_path):
+    """The files rendered without the CLI pin the plan's own choices; that command gives the same file."""
+    import shutil
+
+    src = REPO / "tests" / "golden" / "cpu-llamacpp"
+    shutil.copytree(src, tmp_path / "golden")
+    assert _rerender_matches(tmp_path / "golden") >= 4

@@ -3,6 +3,7 @@ through the official validators."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from pathlib import Path
@@ -100,6 +101,8 @@ def render(
     plan = _load_or_plan(model, plan_file, profile, gpus, nodes, context, concurrency, engine, quant, kv_cache_dtype)
     kind = get_profile(plan.hardware["profile"]).kind
     targets = resolve_targets(target, plan, kind)
+    opts = dataclasses.replace(opts, rerender=C.rerender_command(plan, opts, _planning_flags(
+        plan, model, plan_file, profile, gpus, nodes, context, concurrency, engine, quant, kv_cache_dtype)))
     ctx = C.build(plan, opts)
     files = render_files(plan, targets, opts, ctx)
     if dry_run:
@@ -135,6 +138,22 @@ def render(
             _print_report(report, format)
         if report.failed:
             raise typer.Exit(1)
+
+
+def _planning_flags(plan: Plan, model, plan_file, profile, gpus, nodes, context, concurrency, engine, quant,
+                    kv) -> list[str]:
+    """The planning flags as given, so a file's header re-renders it exactly. Planned for this machine (no
+    --profile), the detected profile and GPU count are written out: re-rendering elsewhere plans for the same box."""
+    if plan_file:
+        return ["--plan", str(plan_file)]
+    hw = plan.hardware
+    flags = [model, "--profile", profile or hw["profile"], "--gpus", str(gpus if profile else hw.get("gpus", 1))]
+    for flag, value, default in (("--nodes", nodes, 1), ("--engine", engine, None), ("--quant", quant, "auto"),
+                                 ("--context", context, None), ("--concurrency", concurrency, None),
+                                 ("--kv-cache-dtype", kv, "auto")):  # the order of C.rerender_command
+        if value != default:
+            flags += [flag, str(value)]
+    return flags
 
 
 def _load_or_plan(model, plan_file, profile, gpus, nodes, context, concurrency, engine, quant, kv) -> Plan:
@@ -177,8 +196,11 @@ def _render_all(targets: list[str] | None, opts: C.RenderOptions, output: Path |
             status.update(f"rendering {case.label}")
             chosen = [TARGETS[t] for t in targets if TARGETS[t].unavailable(case.plan, case.kind) is None] \
                 if targets else None
+            exact = [case.model, "--profile", case.profile, "--gpus", str(case.gpus)] + (
+                ["--nodes", str(case.nodes)] if case.nodes > 1 else [])
             files = render_files(case.plan, chosen if chosen is not None else resolve_targets(None, case.plan,
-                                                                                               case.kind), opts)
+                                                                                               case.kind),
+                                 dataclasses.replace(opts, rerender=C.rerender_command(case.plan, opts, exact)))
             rendered.append(checking.Rendered(case.label, case.model, case.profile, case.plan.engine, files))
     if not rendered:
         if isinstance(early, external.VllmParserProcess):

@@ -8,10 +8,9 @@ SNIPPET_MAX_TOKENS = 128
 def openai_snippet(base_url: str, served_name: str, api_key_env: str | None) -> str:
     """A streaming chat completion with the official `openai` package; the API key, when the endpoint needs one,
     is read from the environment variable that holds it (never written out)."""
-    key = f"os.environ[{api_key_env!r}]" if api_key_env else '"none"  # the endpoint requires no key'
-    return f"""import os
-
-from openai import OpenAI
+    imports = "import os\n\n" if api_key_env else ""
+    key = f"os.environ[{api_key_env!r}]" if api_key_env else '"none"'
+    return f"""{imports}from openai import OpenAI
 
 client = OpenAI(base_url={base_url!r}, api_key={key})
 stream = client.chat.completions.create(
@@ -23,5 +22,5 @@ stream = client.chat.completions.create(
 for chunk in stream:
     if chunk.choices and chunk.choices[0].delta.content:
         print(chunk.choices[0].delta.content, end="", flush=True)
-print(os.linesep, end="")
+print()
 """
