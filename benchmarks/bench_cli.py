@@ -13,12 +13,17 @@ median, printed with its ratio to both baselines and its target:
 
 The plan rows run with the on-disk catalog cache as a user has it after the first command; the `first run` rows
 point DEPLOYKIT_CACHE_DIR at an empty folder each time, so they include validating the catalog from YAML.
+
+Each row also gives the median CPU time (user + system) of the process, which a busy machine inflates far less
+than the wall time. `--compare-with DIR` runs every command a second time, interleaved, with DIR/src first on
+PYTHONPATH (e.g. an export of an older commit: `git archive OLD | tar -x -C DIR`) and prints that column beside.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -48,53 +53,65 @@ BASELINES = [("python -c pass", [PY, "-c", "pass"]), ("python -c 'import typer, 
                                                       [PY, "-c", "import typer, rich"])]
 
 
-def once(argv: list[str], env: dict[str, str], fresh_cache: bool) -> float:
+def once(argv: list[str], env: dict[str, str], fresh_cache: bool) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one run."""
     tmp = tempfile.mkdtemp(prefix="dk-bench-cache-") if fresh_cache else None
     run_env = {**env, "DEPLOYKIT_CACHE_DIR": tmp} if tmp else env
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(argv, env=run_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
     took = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if tmp:
         shutil.rmtree(tmp, ignore_errors=True)
     if proc.returncode not in (0, 3):
         raise SystemExit(f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr.decode()[-500:]}")
-    return took
+    return took, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="runs per command (the median is reported)")
+    parser.add_argument("--compare-with", type=Path, help="a source tree (DIR/src/deploykit) to time beside")
     args = parser.parse_args()
     env = {**os.environ, "COLUMNS": "120", "NO_COLOR": "1"}
     # pip compiles an installed package's .pyc files; a checkout run with PYTHONDONTWRITEBYTECODE would compile
     # deploykit's sources on every start while typer and rich load from .pyc, which is not what users run
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    for _, argv, *_ in CASES:  # warm the OS file cache and deploykit's catalog cache once
-        once(argv, env, False)
-    samples: dict[str, list[float]] = {label: [] for label, *_ in BASELINES + CASES}
+    trees = {"now": env}
+    if args.compare_with:
+        trees["other"] = {**env, "PYTHONPATH": str(args.compare_with.resolve() / "src")}
+    for tree_env in trees.values():  # warm the OS file cache, the .pyc files and deploykit's catalog cache once
+        for _, argv, *_ in CASES:
+            once(argv, tree_env, False)
+    samples: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for _ in range(args.runs):  # interleaved, so background load hits every row alike
         for label, argv in BASELINES:
-            samples[label].append(once(argv, env, False))
+            samples.setdefault((label, "now"), []).append(once(argv, env, False))
         for label, argv, _, _, fresh in CASES:
-            samples[label].append(once(argv, env, fresh))
-    med = {label: statistics.median(v) for label, v in samples.items()}
-    bare, libs = med[BASELINES[0][0]], med[BASELINES[1][0]]
+            for tree, tree_env in trees.items():
+                samples.setdefault((label, tree), []).append(once(argv, tree_env, fresh))
+    wall = {k: statistics.median(w for w, _ in v) for k, v in samples.items()}
+    cpu = {k: statistics.median(c for _, c in v) for k, v in samples.items()}
+    bare, libs = wall[(BASELINES[0][0], "now")], wall[(BASELINES[1][0], "now")]
     print(f"median of {args.runs} runs each; python: {PY}; load average {os.getloadavg()[0]:.2f}")
-    header = f"{'command':<46} {'seconds':>8} {'x pass':>7} {'x libs':>7} {'- libs':>7}  target"
+    other = f" {'other':>7} {'cpu s':>6}" if args.compare_with else ""
+    header = f"{'command':<44} {'seconds':>7} {'cpu s':>6} {'x pass':>6} {'x libs':>6} {'- libs':>6}{other}  target"
     print(header)
     print("-" * len(header))
     for label, _ in BASELINES:
-        print(f"{label:<46} {med[label]:8.3f} {med[label] / bare:7.2f} {med[label] / libs:7.2f} "
-              f"{med[label] - libs:7.3f}")
+        t = wall[(label, "now")]
+        pad = f" {'':>7} {'':>6}" if args.compare_with else ""
+        print(f"{label:<44} {t:7.3f} {cpu[(label, 'now')]:6.3f} {t / bare:6.2f} {t / libs:6.2f} {t - libs:6.3f}{pad}")
     for label, _, kind, target, _ in CASES:
-        t = med[label]
+        t = wall[(label, "now")]
         if kind == "over-libs":
-            ok = t - libs <= target
-            goal = f"<= libs + {target:.2f} s: {'met' if ok else 'MISSED'}"
+            goal = f"<= libs + {target:.2f} s: {'met' if t - libs <= target else 'MISSED'}"
         else:
-            ok = t <= target
-            goal = f"<= {target:.2f} s: {'met' if ok else 'MISSED'}"
-        print(f"{label:<46} {t:8.3f} {t / bare:7.2f} {t / libs:7.2f} {t - libs:7.3f}  {goal}")
+            goal = f"<= {target:.2f} s: {'met' if t <= target else 'MISSED'}"
+        beside = f" {wall[(label, 'other')]:7.3f} {cpu[(label, 'other')]:6.3f}" if args.compare_with else ""
+        print(f"{label:<44} {t:7.3f} {cpu[(label, 'now')]:6.3f} {t / bare:6.2f} {t / libs:6.2f} {t - libs:6.3f}"
+              f"{beside}  {goal}")
 
 
 if __name__ == "__main__":
