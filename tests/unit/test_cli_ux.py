@@ -366,3 +366,22 @@ def test_golden_headers_re_render_the_golden_files(tmp_path):
     src = REPO / "tests" / "golden" / "cpu-llamacpp"
     shutil.copytree(src, tmp_path / "golden")
     assert _rerender_matches(tmp_path / "golden") >= 4
+
+
+# -------------------------------------------------------------------------------------------------- completion
+@pytest.mark.parametrize(("shell_env", "expected"), [
+    ({"_DEPLOYKIT_COMPLETE": "complete_bash", "COMP_WORDS": "deploykit pl", "COMP_CWORD": "1"}, ["plan"]),
+    ({"_DEPLOYKIT_COMPLETE": "complete_bash", "COMP_WORDS": "deploykit plan llama-3.1-", "COMP_CWORD": "2"},
+     ["llama-3.1-8b", "llama-3.1-70b", "llama-3.1-405b"]),
+    ({"_DEPLOYKIT_COMPLETE": "complete_bash", "COMP_WORDS": "deploykit render --profile h100", "COMP_CWORD": "3"},
+     ["h100-nvl", "h100-pcie", "h100-sxm"]),
+    ({"_DEPLOYKIT_COMPLETE": "complete_zsh", "_TYPER_COMPLETE_ARGS": "deploykit profiles show rtx"},
+     ["rtx-3090", "rtx-4090", "rtx-5090"]),
+])
+def test_shell_completion_of_commands_models_and_profiles(shell_env, expected):
+    r = run(env=shell_env)
+    assert r.returncode == 0, r.stderr
+    found = re.findall(r"[\w.-]+", r.stdout)
+    assert all(name in found for name in expected), r.stdout
+    if shell_env["COMP_WORDS" if "COMP_WORDS" in shell_env else "_TYPER_COMPLETE_ARGS"].endswith("pl"):
+        assert "profiles" not in found and "up" not in found

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import typer
 
-from deploykit.cli.complete import model_names, profile_names
-from deploykit.cli.units import context_option
 from deploykit.catalog.resolve import resolve_model
+from deploykit.cli.complete import model_names, profile_names
 from deploykit.cli.models import split_csv
 from deploykit.cli.output import Format, emit_json, hint, stdout, table, warn
+from deploykit.cli.units import context_option
 from deploykit.errors import UsageError
 from deploykit.planning import cost as costing
 from deploykit.planning.lockfile import read_lock

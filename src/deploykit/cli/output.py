@@ -131,8 +131,9 @@ def bullet(text: str, prefix: str = "  - ", *, console: Console | None = None) -
 
 
 def hint(message: str) -> None:
-    stderr.print(f"[dim]{escape(message)}[/dim]", highlight=False)
+    """A note for people on stderr, wrapped between words at the terminal's width."""
+    stderr.print(f"[dim]{escape(message)}[/dim]", highlight=False, soft_wrap=False)
 
 
 def warn(message: str) -> None:
-    stderr.print(f"[yellow]warning:[/yellow] {escape(message)}", highlight=False)
+    stderr.print(f"[yellow]warning:[/yellow] {escape(message)}", highlight=False, soft_wrap=False)

@@ -10,8 +10,8 @@ from deploykit.catalog.loader import get_profile, load_models, load_profiles
 from deploykit.catalog.resolve import resolve_model
 from deploykit.cli.complete import model_names, profile_names
 from deploykit.cli.models import checked_filters, filter_models
-from deploykit.cli.units import context_option
 from deploykit.cli.output import Col, Format, bullet, emit_json, hint, stderr, stdout, table, warn
+from deploykit.cli.units import context_option
 from deploykit.errors import DoesNotFitError, UsageError
 from deploykit.planning.box import detected_box, simulated_box
 from deploykit.planning.planner import plan as make_plan

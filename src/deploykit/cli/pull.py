@@ -8,8 +8,8 @@ from pathlib import Path
 
 import typer
 
-from deploykit.cli.complete import model_names, profile_names
 from deploykit.catalog.resolve import resolve_model
+from deploykit.cli.complete import model_names, profile_names
 from deploykit.cli.output import Format, emit_json, hint, stderr, stdout
 from deploykit.cli.plan import fitting_plan, planning_inputs
 from deploykit.errors import UsageError

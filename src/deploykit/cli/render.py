@@ -13,9 +13,9 @@ import typer
 from deploykit.catalog.loader import get_model, get_profile
 from deploykit.catalog.resolve import resolve_model
 from deploykit.cli.complete import model_names, profile_names
-from deploykit.cli.units import context_option
 from deploykit.cli.output import Format, emit_json, hint, stderr, stdout, table, warn
 from deploykit.cli.plan import fitting_plan, planning_inputs
+from deploykit.cli.units import context_option
 from deploykit.errors import UsageError
 from deploykit.planning import lockfile
 from deploykit.planning.types import Plan
