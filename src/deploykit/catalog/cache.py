@@ -24,20 +24,21 @@ T = TypeVar("T")
 _CODE = [Path(__file__).with_name("schema.py"), Path(__file__).with_name("loader.py")]
 
 
-def key(kind: str, files: list[Path]) -> str:
+def key(kind: str, files: list[Path], code: tuple[Path, ...] = ()) -> str:
     import pydantic
 
     parts = [kind, __version__, sys.version, pydantic.VERSION]
-    for path in [*_CODE, *files]:
+    for path in [*_CODE, *code, *files]:
         st = path.stat()
         parts.append(f"{path.resolve()}\0{st.st_size}\0{st.st_mtime_ns}")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
 
 
-def cached(kind: str, files: list[Path], build: Callable[[], T]) -> T:
-    """``build()``'s result, from the disk cache when the files are unchanged since it was stored."""
+def cached(kind: str, files: list[Path], build: Callable[[], T], code: tuple[Path, ...] = ()) -> T:
+    """``build()``'s result, from the disk cache when the files (and the ``code`` that reads them, besides the
+    catalog's own) are unchanged since it was stored."""
     folder = cache_dir() / "catalog"
-    path = folder / f"{kind}-{key(kind, files)}.pickle"
+    path = folder / f"{kind}-{key(kind, files, code)}.pickle"
     try:
         with open(path, "rb") as fh:
             return pickle.load(fh)

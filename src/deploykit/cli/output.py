@@ -14,8 +14,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-stdout = Console(soft_wrap=True, emoji=False)
-stderr = Console(stderr=True, soft_wrap=True, emoji=False)
+stdout = Console(soft_wrap=True, emoji=False, highlight=False)
+stderr = Console(stderr=True, soft_wrap=True, emoji=False, highlight=False)
 
 
 class Format(str, Enum):
