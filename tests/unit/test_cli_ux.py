@@ -385,3 +385,15 @@ def test_shell_completion_of_commands_models_and_profiles(shell_env, expected):
     assert all(name in found for name in expected), r.stdout
     if shell_env["COMP_WORDS" if "COMP_WORDS" in shell_env else "_TYPER_COMPLETE_ARGS"].endswith("pl"):
         assert "profiles" not in found and "up" not in found
+
+
+def test_table_cells_are_text_not_markup():
+    """The validator hint printed `pip install 'deploykit'`: rich took `[check]` for markup. Cells are plain text."""
+    from rich.console import Console
+
+    from deploykit.cli.output import table
+
+    console = Console(record=True, width=120, color_system=None)
+    console.print(table("validators", ["validator", "detail"],
+                        [["compose-spec", "missing; install the validators: pip install 'deploykit[check]'"]]))
+    assert "'deploykit[check]'" in console.export_text()
