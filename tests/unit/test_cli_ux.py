@@ -397,3 +397,9 @@ def test_table_cells_are_text_not_markup():
     console.print(table("validators", ["validator", "detail"],
                         [["compose-spec", "missing; install the validators: pip install 'deploykit[check]'"]]))
     assert "'deploykit[check]'" in console.export_text()
+
+
+def test_unknown_command_suggests_once():
+    r = run("plna")
+    assert r.returncode == 2
+    assert r.stderr.count("Did you mean 'plan'?") == 1, r.stderr

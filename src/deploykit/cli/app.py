@@ -63,6 +63,7 @@ def build_app(only: str | None = None) -> typer.Typer:
     command listing of ``deploykit --help`` (each command a stub carrying its one-line help)."""
     app = typer.Typer(
         name="deploykit", no_args_is_help=True, add_completion=True, pretty_exceptions_enable=False,
+        suggest_commands=False,  # click already says "Did you mean"; both would print it twice
         rich_markup_mode=None, context_settings={"max_content_width": 120},
         help="Plan, render and launch self-hosted open-weight LLMs: what fits here, with which settings, and is it "
              "up.")
