@@ -12,7 +12,6 @@ import hashlib
 import os
 import pickle
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -50,6 +49,8 @@ def cached(kind: str, files: list[Path], build: Callable[[], T], code: tuple[Pat
 
 
 def _store(folder: Path, path: Path, kind: str, value: object) -> None:
+    import tempfile  # only when an entry is written (it imports random, ~2 ms)
+
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         for old in folder.glob(f"{kind}-*.pickle"):  # one entry per kind: older ones are stale
