@@ -112,22 +112,26 @@ def table(title: str, columns: list[str | Col], rows: list[list[Any]], *, captio
         for r in data:
             t.add_row(*[Text(r[i]) for i in idx])
         out.append(t)
-    if notes:  # a grid cell wraps between words; a caption would not (stdout prints with soft_wrap)
-        grid = Table.grid()
-        grid.add_column()
-        grid.add_row(Text(" ".join(notes), style="dim"))
-        out.append(grid)
+    if notes:  # wrapped here: stdout prints with soft_wrap, and a grid would pad every line with spaces
+        out.append(Text(_wrap(" ".join(notes), width), style="dim"))
     return Group(*out)
+
+
+def _wrap(text: str, width: int, first: str = "", rest: str = "") -> str:
+    """Lines of at most ``width`` characters, broken between words only (a name, path or URL stays whole)."""
+    import textwrap
+
+    return textwrap.fill(text, width, initial_indent=first, subsequent_indent=rest, break_long_words=False,
+                         break_on_hyphens=False)
 
 
 def bullet(text: str, prefix: str = "  - ", *, console: Console | None = None) -> None:
     """One list item, wrapped between words at the terminal's width with a hanging indent (stdout prints long
-    lines unwrapped otherwise: soft_wrap keeps rendered files intact)."""
-    grid = Table.grid()
-    grid.add_column(no_wrap=True)
-    grid.add_column()
-    grid.add_row(Text.from_markup(prefix), Text(text, no_wrap=False))
-    (console or stdout).print(grid)
+    lines unwrapped otherwise: soft_wrap keeps rendered files intact). ``prefix`` may hold markup."""
+    console = console or stdout
+    lead = Text.from_markup(prefix)
+    body = _wrap(text, console.width, first=" " * len(lead.plain), rest=" " * len(lead.plain))
+    console.print(lead + Text(body[len(lead.plain):]), soft_wrap=True)
 
 
 def hint(message: str) -> None:
