@@ -403,3 +403,20 @@ def test_unknown_command_suggests_once():
     r = run("plna")
     assert r.returncode == 2
     assert r.stderr.count("Did you mean 'plan'?") == 1, r.stderr
+
+
+def test_memory_option_gives_gib():
+    from deploykit.cli.units import memory_option
+
+    app = typer.Typer()
+
+    @app.command()
+    def show(host_memory: float = memory_option()) -> None:
+        print(host_memory)
+
+    from typer.testing import CliRunner
+
+    assert CliRunner().invoke(app, ["--host-memory", "64G"]).output.strip() == "64.0"
+    assert CliRunner().invoke(app, ["--host-memory", "80GB"]).output.strip() == f"{80e9 / 1024**3}"
+    bad = CliRunner().invoke(app, ["--host-memory", "lots"])
+    assert bad.exit_code == 2 and "memory size" in bad.output

@@ -55,3 +55,9 @@ def gib(value: str | int) -> float:
 def context_option(help: str = "Tokens per request to support (max_model_len): 8192, 32k, 128K, 1M."):
     """The --context option every planning command shares."""
     return typer.Option(None, "--context", parser=parse_tokens, metavar="TOKENS", help=help)
+
+
+def memory_option(flag: str = "--host-memory", help: str = "Memory size: 64G, 512GiB, 80GB, 2T (a bare number is "
+                                                           "GiB)."):
+    """A memory-size option whose value arrives in GiB (what the profiles and the planner count in)."""
+    return typer.Option(None, flag, parser=gib, metavar="SIZE", help=help)
