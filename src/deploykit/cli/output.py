@@ -10,7 +10,6 @@ from typing import Any
 
 from rich.cells import cell_len
 from rich.console import Console, Group
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -136,8 +135,8 @@ def bullet(text: str, prefix: str = "  - ", *, console: Console | None = None) -
 
 def hint(message: str) -> None:
     """A note for people on stderr, wrapped between words at the terminal's width."""
-    stderr.print(f"[dim]{escape(message)}[/dim]", highlight=False, soft_wrap=False)
+    stderr.print(Text(_wrap(message, stderr.width), style="dim"), soft_wrap=True)
 
 
 def warn(message: str) -> None:
-    stderr.print(f"[yellow]warning:[/yellow] {escape(message)}", highlight=False, soft_wrap=False)
+    bullet(message, "[yellow]warning:[/yellow] ", console=stderr)
