@@ -420,3 +420,11 @@ def test_memory_option_gives_gib():
     assert CliRunner().invoke(app, ["--host-memory", "80GB"]).output.strip() == f"{80e9 / 1024**3}"
     bad = CliRunner().invoke(app, ["--host-memory", "lots"])
     assert bad.exit_code == 2 and "memory size" in bad.output
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(0, "0s"), (59, "59s"), (60, "1m"), (1079, "17m"), (7500, "2h05m"),
+                                               (273600, "3d04h")])
+def test_durations_are_short(seconds, text):
+    from deploykit.cli.output import duration
+
+    assert duration(seconds) == text

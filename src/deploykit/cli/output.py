@@ -133,6 +133,18 @@ def bullet(text: str, prefix: str = "  - ", *, console: Console | None = None) -
     console.print(lead + Text(body[len(lead.plain):]), soft_wrap=True)
 
 
+def duration(seconds: float) -> str:
+    """A short, readable duration: 42s, 17m, 2h05m, 3d04h."""
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
 def hint(message: str) -> None:
     """A note for people on stderr, wrapped between words at the terminal's width."""
     stderr.print(Text(_wrap(message, stderr.width), style="dim"), soft_wrap=True)

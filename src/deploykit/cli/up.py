@@ -15,7 +15,7 @@ from rich.text import Text
 
 from deploykit.catalog.resolve import resolve_model
 from deploykit.cli.complete import model_names
-from deploykit.cli.output import Col, Format, emit_json, hint, stderr, stdout, table, warn
+from deploykit.cli.output import Col, Format, duration, emit_json, hint, stderr, stdout, table, warn
 from deploykit.cli.plan import fitting_plan, planning_inputs
 from deploykit.cli.units import context_option
 from deploykit.errors import DeploykitError, EngineFailedError, UnknownNameError, UsageError
@@ -319,7 +319,7 @@ def ps(format: Format = typer.Option(Format.table, "--format", "-f", help="table
     stdout.print(table("deployments", ["name", "status", Col("engine", drop=2), Col("model", drop=1), "endpoint",
                                        Col("pid", drop=3), "up", Col("KV tokens (engine / plan)", drop=4)],
                        [[r["name"], r["status"], r["engine"], r["model"], r["base_url"], r["pid"],
-                         f"{r['uptime_s']} s", f"{r['kv_cache_tokens_reported'] or '-'} / "
+                         duration(r["uptime_s"]), f"{r['kv_cache_tokens_reported'] or '-'} / "
                                                f"{r['kv_cache_tokens_planned'] or '-'}"] for r in rows]))
 
 
