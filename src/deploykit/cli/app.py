@@ -144,9 +144,6 @@ def main(argv: list[str] | None = None) -> None:
     if argv == ["--version"]:  # answered without building the CLI
         print(f"deploykit {__version__}")
         sys.exit(0)
-    # pydantic looks up plugins through importlib.metadata (~50 ms) before building its first model; deploykit has
-    # none, and a CLI run should not load a plugin installed for something else.
-    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     debug = "--debug" in argv
     if debug:  # accepted anywhere on the line, not only before the command
         argv = ["--debug", *[a for a in argv if a != "--debug"]]
