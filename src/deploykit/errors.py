@@ -68,6 +68,10 @@ class StateError(DeploykitError):
     """The deployment registry or state directory cannot be read or written."""
 
 
+class NameInUseError(DeploykitError):
+    """A deployment name that a running deployment already holds."""
+
+
 class RuntimeUnavailableError(DeploykitError):
     """The engine binary, Docker daemon or Ollama server is not there."""
 
@@ -103,18 +107,20 @@ class ErrorKind:
     label: str
 
 
-# One table: exception type -> exit code and label. Order matters: the first isinstance match wins.
+# One table: exception type -> exit code and label. Order matters: the first isinstance match wins. README.md's
+# "Exit codes" table lists the same codes, and tests/unit/test_exit_codes.py runs a failure for each of its rows.
 ERROR_TABLE: list[tuple[type[BaseException], ErrorKind]] = [
     (UsageError, ErrorKind(2, "usage error")),
     (UnknownNameError, ErrorKind(2, "unknown name")),
     (OutputExistsError, ErrorKind(2, "output exists")),
+    (NameInUseError, ErrorKind(2, "name in use")),
     (DoesNotFitError, ErrorKind(3, "does not fit")),
     (GatedModelError, ErrorKind(4, "gated model")),
     (ModelConfigError, ErrorKind(4, "model config")),
     (PlanFileError, ErrorKind(5, "plan file")),
     (DataError, ErrorKind(6, "catalog data")),
     (HardwareDetectionError, ErrorKind(7, "hardware detection")),
-    (StateError, ErrorKind(5, "state")),
+    (StateError, ErrorKind(14, "state directory")),
     (RuntimeUnavailableError, ErrorKind(8, "runtime unavailable")),
     (EngineFailedError, ErrorKind(9, "engine failed")),
     (NotReadyError, ErrorKind(10, "not ready")),

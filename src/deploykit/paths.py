@@ -23,3 +23,13 @@ def data_dir(name: str) -> Path:
 
     raise DataError(f"data folder '{name}' not found (looked in {', '.join(str(c) for c in candidates)})",
                     fix="reinstall deploykit (pip install --force-reinstall deploykit) or set DEPLOYKIT_DATA_DIR")
+
+
+def cache_dir() -> Path:
+    """deploykit's cache folder: ``DEPLOYKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/deploykit``, else
+    ``~/.cache/deploykit``. Nothing in it is precious: each entry can be rebuilt."""
+    explicit = os.environ.get("DEPLOYKIT_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "deploykit"

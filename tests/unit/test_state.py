@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from deploykit.errors import StateError
+from deploykit.errors import NameInUseError, StateError
 from deploykit.runtime import process, state
 
 
@@ -51,7 +51,7 @@ def test_claim_replaces_a_dead_entry_but_refuses_a_live_one() -> None:
     state.put(record("x", pid=999999))
     state.claim(record("x", pid=1), is_running=lambda d: False)
     assert state.get("x").pid == 1
-    with pytest.raises(StateError, match="is running") as err:
+    with pytest.raises(NameInUseError, match="is running") as err:
         state.claim(record("x", pid=2), is_running=lambda d: True)
     assert "deploykit down x" in err.value.fix
 

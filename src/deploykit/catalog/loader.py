@@ -10,9 +10,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
 
-import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
+from deploykit.catalog import cache
 from deploykit.catalog.schema import HardwareProfile, License, ModelEntry, ModelFamily
 from deploykit.errors import DataError, UnknownNameError
 from deploykit.paths import data_dir
@@ -35,13 +35,17 @@ class ModelSpec(ModelEntry):
 
 
 def read_yaml(path: Path) -> object:
+    import yaml  # only when a catalog is built from its files (the validated catalog is cached on disk)
+
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         raise DataError(f"{path}: not valid YAML: {exc}", fix="fix the YAML syntax at the line shown") from exc
 
 
 def validate_file(path: Path, model: type[T], data: object | None = None) -> T:
+    from pydantic import ValidationError
+
     data = read_yaml(path) if data is None else data
     try:
         return model.model_validate(data)
@@ -69,6 +73,12 @@ def load_families() -> tuple[ModelFamily, ...]:
 
 @lru_cache(maxsize=1)
 def load_models() -> dict[str, ModelSpec]:
+    """Every catalog model by name (validated once, then read from the on-disk cache until a file changes)."""
+    folder = data_dir("model_catalog")
+    return cache.cached("models", sorted(folder.glob("*.yaml")), _build_models)
+
+
+def _build_models() -> dict[str, ModelSpec]:
     models: dict[str, ModelSpec] = {}
     for family in load_families():
         for entry in family.models:
@@ -112,6 +122,12 @@ def get_model(name: str) -> ModelSpec:
 
 @lru_cache(maxsize=1)
 def load_profiles() -> dict[str, HardwareProfile]:
+    """Every hardware profile (and memory-size variant) by name, cached on disk like load_models."""
+    folder = data_dir("hardware_profiles")
+    return cache.cached("profiles", sorted(folder.glob("*.yaml")), _build_profiles)
+
+
+def _build_profiles() -> dict[str, HardwareProfile]:
     folder = data_dir("hardware_profiles")
     profiles: dict[str, HardwareProfile] = {}
     for path in sorted(folder.glob("*.yaml")):

@@ -33,7 +33,9 @@ NAME_RE = r"^[a-z0-9][a-z0-9.\-]*[a-z0-9]$"
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: the validators are built when a file is first validated, not at import; a run that reads the
+    # catalog from its on-disk cache (catalog/cache.py) never needs them.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 # --------------------------------------------------------------------------------------------------- models

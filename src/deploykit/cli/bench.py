@@ -49,7 +49,7 @@ def bench(
                                   help="Write one row per request (level, index, start_s, ttft_ms, e2e_ms, "
                                        "itl_ms_mean, prompt_tokens, completion_tokens, ok, error)."),
     force: bool = typer.Option(False, "--force", help="Overwrite the --csv file."),
-    plan_file: Path = typer.Option(None, "--plan", exists=True, dir_okay=False,
+    plan_file: Path = typer.Option(None, "--plan",
                                    help="A plan lock (deploykit plan -o): compare the measured decode speed at "
                                         "concurrency 1 with the plan's estimate."),
     format: Format = typer.Option(Format.table, "--format", "-f", help="table for people, json for scripts."),

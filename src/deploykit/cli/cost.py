@@ -7,8 +7,10 @@ from pathlib import Path
 import typer
 
 from deploykit.catalog.resolve import resolve_model
+from deploykit.cli.complete import model_names, profile_names
 from deploykit.cli.models import split_csv
 from deploykit.cli.output import Format, emit_json, hint, stdout, table, warn
+from deploykit.cli.units import context_option
 from deploykit.errors import UsageError
 from deploykit.planning import cost as costing
 from deploykit.planning.lockfile import read_lock
@@ -17,13 +19,15 @@ from deploykit.planning.types import Plan
 
 
 def cost(
-    model: str = typer.Argument(None, help="Catalog name, Hugging Face repo id or local model dir to plan and cost."),
-    plan_file: Path = typer.Option(None, "--plan", exists=True, dir_okay=False,
+    model: str = typer.Argument(None, help="Catalog name, Hugging Face repo id or local model dir to plan and cost.",
+                                autocompletion=model_names),
+    plan_file: Path = typer.Option(None, "--plan",
                                    help="Cost a plan lock file (deploykit plan MODEL -o FILE) instead of planning."),
-    profile: str = typer.Option(None, "--profile", "-p", help="Plan for a simulated box of this hardware profile."),
+    profile: str = typer.Option(None, "--profile", "-p", help="Plan for a simulated box of this hardware profile.",
+                                autocompletion=profile_names),
     gpus: int = typer.Option(1, "--gpus", min=1, max=64, help="GPUs per node of the simulated box."),
     nodes: int = typer.Option(1, "--nodes", min=1, max=64, help="Nodes of the simulated box."),
-    context: int = typer.Option(None, "--context", min=1, help="Tokens per request to support (max_model_len)."),
+    context: int = context_option(),
     concurrency: int = typer.Option(None, "--concurrency", min=1,
                                     help="Full-length requests in flight: sets the throughput the cost rests on."),
     engine: str = typer.Option(None, "--engine", help="vllm, ollama or llamacpp (default: chosen by hardware)."),

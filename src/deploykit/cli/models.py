@@ -6,13 +6,22 @@ import typer
 
 from deploykit.catalog.loader import ModelSpec, load_models
 from deploykit.catalog.resolve import resolve_model
-from deploykit.cli.output import Format, emit_json, stdout, table
+from deploykit.cli import names
+from deploykit.cli.complete import model_names
+from deploykit.cli.names import split_csv
+from deploykit.cli.output import Col, Format, emit_json, stdout, table
 
-app = typer.Typer(help="The model catalog: what deploykit knows how to serve.", no_args_is_help=False)
+app = typer.Typer(help="The model catalog: what deploykit knows how to serve.", no_args_is_help=False,
+                  rich_markup_mode=None)
 
 
-def split_csv(value: str | None) -> list[str]:
-    return [v.strip().lower() for v in (value or "").split(",") if v.strip()]
+def checked_filters(models: list[ModelSpec], license: str | None = None, origin: str | None = None,
+                    exclude_origin: str | None = None, use: str | None = None) -> dict[str, list[str]]:
+    """The filter flags as lists, each value checked against what the catalog holds (exit 2 with did-you-mean)."""
+    return {"licenses": names.check("--license", split_csv(license), names.licences(models)),
+            "origins": names.check("--origin", split_csv(origin), names.origins(models)),
+            "exclude_origins": names.check("--exclude-origin", split_csv(exclude_origin), names.origins(models)),
+            "uses": names.check("--use", split_csv(use), names.USES)}
 
 
 def filter_models(models: list[ModelSpec], *, licenses: list[str] = (), origins: list[str] = (),
@@ -47,24 +56,26 @@ def models(
     """List the catalog models."""
     if ctx.invoked_subcommand:
         return
-    chosen = filter_models(list(load_models().values()), licenses=split_csv(license), origins=split_csv(origin),
-                           uses=split_csv(use))
+    every = list(load_models().values())
+    chosen = filter_models(every, **checked_filters(every, license=license, origin=origin, use=use))
     if format is Format.json:
         emit_json(chosen)
         return
     rows = []
     for m in chosen:
         a = m.architecture
-        params = f"{m.params_total_b:g}B" + (f" ({m.params_active_b:g}B active)" if a.moe else "")
+        params = f"{m.params_total_b:g}B" + (f" ({m.params_active_b:g}B act)" if a.moe else "")
         rows.append([m.name, params, f"{a.max_context:,}", a.attention.kind, m.license.id,
                      f"{m.origin} ({m.origin_country})", "yes" if m.gated else "", ",".join(m.uses)])
-    stdout.print(table(f"{len(rows)} models", ["name", "parameters", "max context", "attention",
-                                               "licence", "origin", "gated", "uses"], rows))
+    stdout.print(table(f"{len(rows)} models", [
+        "name", "parameters", "context", Col("attention", drop=4), "licence", Col("origin", drop=3),
+        Col("gated", drop=5), Col("uses", drop=2)], rows))
 
 
 @app.command("show")
 def show(
-    name: str = typer.Argument(..., help="Catalog name, Hugging Face repo id, or local model directory."),
+    name: str = typer.Argument(..., help="Catalog name, Hugging Face repo id, or local model directory.",
+                               autocompletion=model_names),
     format: Format = typer.Option(Format.table, "--format", "-f", help="table for people, json for scripts."),
 ) -> None:
     """Everything deploykit knows about one model, with the source of each figure."""

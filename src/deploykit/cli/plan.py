@@ -8,11 +8,11 @@ import typer
 
 from deploykit.catalog.loader import get_profile, load_models, load_profiles
 from deploykit.catalog.resolve import resolve_model
-from deploykit.cli.models import filter_models, split_csv
-from deploykit.cli.output import Format, emit_json, hint, stderr, stdout, table, warn
+from deploykit.cli.complete import model_names, profile_names
+from deploykit.cli.models import checked_filters, filter_models
+from deploykit.cli.output import Col, Format, bullet, emit_json, hint, stderr, stdout, table, warn
+from deploykit.cli.units import context_option
 from deploykit.errors import DoesNotFitError, UsageError
-from deploykit.hardware import inventory, nvml
-from deploykit.planning import lockfile
 from deploykit.cli.memory_size import parse_memory_size
 from deploykit.planning.box import detected_box, simulated_box, with_host_memory
 from deploykit.planning.planner import plan as make_plan
@@ -27,11 +27,12 @@ MIN_REQUEST_CONTEXT = 256  # a chat template, a short prompt and a reply; below 
 
 def plan(
     model: str = typer.Argument(None, help="Catalog name, Hugging Face repo id or local model dir; omit to rank "
-                                           "every catalog model that fits."),
-    profile: str = typer.Option(None, "--profile", "-p", help="Plan for a simulated box of this hardware profile."),
+                                           "every catalog model that fits.", autocompletion=model_names),
+    profile: str = typer.Option(None, "--profile", "-p", help="Plan for a simulated box of this hardware profile.",
+                                autocompletion=profile_names),
     gpus: int = typer.Option(1, "--gpus", min=1, max=64, help="GPUs per node of the simulated box."),
     nodes: int = typer.Option(1, "--nodes", min=1, max=64, help="Nodes of the simulated box."),
-    context: int = typer.Option(None, "--context", min=1, help="Tokens per request to support (max_model_len)."),
+    context: int = context_option(),
     concurrency: int = typer.Option(None, "--concurrency", min=1, help="Full-length requests in flight to support."),
     input_tokens: int = typer.Option(None, "--input-tokens", min=1,
                                      help="Prompt tokens of a typical request, for the estimates (default 1024)."),
@@ -76,6 +77,7 @@ def plan(
         result.warnings.insert(0, f"your {mau:,} monthly active users exceed the {spec.license.id} licence's "
                                f"{spec.license.mau_limit:,}: you need a separate licence from {spec.origin}")
     if output and result.fits:
+        from deploykit.planning import lockfile
         inputs = {"model": model, "profile": profile, "gpus": gpus, "nodes": nodes, "context": context,
                   "concurrency": concurrency, "engine": engine, "quant": quant, "kv_cache_dtype": kv_cache_dtype}
         lockfile.write_lock(output, result, inputs, force=force)
@@ -154,6 +156,7 @@ def planning_inputs(profile: str | None, gpus: int, nodes: int, context: int | N
 def _box(profile: str | None, gpus: int, nodes: int, recording: Path | None) -> Box:
     if profile:
         return simulated_box(get_profile(profile), gpus, nodes)
+    from deploykit.hardware import inventory, nvml
     lib = nvml.Replay.from_file(recording) if recording else None
     inv = inventory.detect(load_profiles(), nvml_lib=lib)
     box = detected_box(inv)
@@ -165,8 +168,9 @@ def _box(profile: str | None, gpus: int, nodes: int, recording: Path | None) -> 
 
 def _rank(box: Box, workload: Workload, policy: Policy, license: str | None, exclude_origin: str | None,
           use: str | None, no_gated: bool, mau: int | None, format: Format) -> None:
-    models = filter_models(list(load_models().values()), licenses=split_csv(license),
-                           exclude_origins=split_csv(exclude_origin), uses=split_csv(use), allow_gated=not no_gated)
+    every = list(load_models().values())
+    models = filter_models(every, **checked_filters(every, license=license, exclude_origin=exclude_origin, use=use),
+                           allow_gated=not no_gated)
     if mau:
         models = [m for m in models if not (m.license.mau_limit and mau > m.license.mau_limit)]
     with stderr.status(f"planning {len(models)} models..."):
@@ -182,8 +186,10 @@ def _rank(box: Box, workload: Workload, policy: Policy, license: str | None, exc
             for i, r in enumerate(ranked)]
     where = f"{box.gpus_per_node * box.nodes} x {box.profile.name}" if box.profile.kind == "nvidia" else box.profile.name
     stdout.print(table(f"{len(ranked)} of {len(models)} models fit {where}", [
-        "#", "model", "engine", "weights", "layout", "context", "seqs@ctx", "tok/s (1 seq)", "licence"], rows,
-        caption="best first: larger models in better formats, then speed; deploykit plan MODEL explains one"))
+        "#", "model", "engine", "weights", Col("layout", drop=2), "context", Col("seqs@ctx", drop=1),
+        "tok/s", Col("licence", drop=3)], rows,
+        caption="Best first: larger models in better formats, then speed. seqs@ctx: full-length sequences at once; "
+                "tok/s: decode speed of one sequence. deploykit plan MODEL explains one."))
 
 
 def _layout(p: Plan) -> str:
@@ -205,8 +211,8 @@ def print_plan(p: Plan) -> None:
     status = "[bold green]fits[/bold green]" if p.fits else "[bold red]does not fit[/bold red]"
     stdout.print(f"[bold]{p.model['name']}[/bold] on {where}: {status}")
     if p.fits:
-        rows = [["engine", p.engine], ["weights", f"{p.weights['dtype']} ({p.weights['artifact']}, "
-                                                  f"{p.weights['size_gib']} GiB)"],
+        rows = [["engine", p.engine], ["weights", f"{p.weights['dtype']}, {p.weights['size_gib']} GiB (checkpoint "
+                                                  "below)"],
                 ["KV cache", p.kv_cache_dtype], ["layout", _layout(p)], ["GPUs used", p.gpus_used],
                 ["max_model_len", f"{p.max_model_len:,}"], ["max_num_seqs", p.max_num_seqs],
                 ["full-length sequences at once", f"{p.max_concurrency_at_max_len:g}"],
@@ -218,6 +224,7 @@ def print_plan(p: Plan) -> None:
                  [f"tokens/s (all, {e.planned_concurrency} seqs/replica)", f"{e.aggregate_tokens_per_s:,.0f}"],
                  ["time to load", f"{e.time_to_load_s:,.0f} s"]]
         stdout.print(table("settings", ["", "value"], rows))
+        stdout.print(f"checkpoint: {p.weights['artifact']}", highlight=False, soft_wrap=True)
         m = p.memory.per_gpu
         stdout.print(table("memory per GPU (GiB)" if p.engine == "vllm" else "memory (GiB)",
                            ["weights", "KV cache", "activations/graph", "overhead", "budget", "capacity"],
@@ -225,9 +232,9 @@ def print_plan(p: Plan) -> None:
                              f"{m.overhead_gib:.2f}", f"{m.budget_gib:.2f}", f"{m.capacity_gib:.2f}"]]))
     stdout.print("[bold]why[/bold]")
     for r in p.reasons:
-        stdout.print(f"  - {r}", highlight=False)
+        bullet(r)
     for w in p.warnings:
-        stdout.print(f"  [yellow]warning:[/yellow] {w}", highlight=False)
+        bullet(w, "  [yellow]warning:[/yellow] ")
     if p.alternatives:
         rows = [[a.change, a.model, a.weights, f"TP{a.tensor_parallel_size} PP{a.pipeline_parallel_size}",
                  a.gpus_used, f"{a.max_model_len:,}", a.kv_cache_dtype, f"{a.max_concurrency_at_max_len:g}"]

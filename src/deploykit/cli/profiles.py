@@ -5,23 +5,27 @@ from __future__ import annotations
 import typer
 
 from deploykit.catalog.loader import get_profile, load_profiles
-from deploykit.cli.output import Format, emit_json, stdout, table
+from deploykit.cli import names
+from deploykit.cli.complete import profile_names
+from deploykit.cli.output import Col, Format, emit_json, stdout, table
 
-app = typer.Typer(help="Hardware profiles: GPUs, Apple chips and CPU servers deploykit can plan for.")
+app = typer.Typer(help="Hardware profiles: GPUs, Apple chips and CPU servers deploykit can plan for.",
+                  rich_markup_mode=None)
 
 
 @app.callback(invoke_without_command=True)
 def profiles(
     ctx: typer.Context,
-    kind: str = typer.Option(None, "--kind", help="Only nvidia, apple or cpu."),
+    kind: str = typer.Option(None, "--kind", help="Only nvidia, apple or cpu (comma-separated)."),
     all_sizes: bool = typer.Option(False, "--all", help="Also list each memory size of Apple/CPU profiles."),
     format: Format = typer.Option(Format.table, "--format", "-f", help="table for people, json for scripts."),
 ) -> None:
     """List the hardware profiles."""
     if ctx.invoked_subcommand:
         return
+    kinds = names.check("--kind", names.split_csv(kind), names.PROFILE_KINDS)
     chosen = [p for p in load_profiles().values()
-              if (not kind or p.kind == kind.lower()) and (all_sizes or format is Format.json
+              if (not kinds or p.kind in kinds) and (all_sizes or format is Format.json
                                                            or p.variant_of is None)]
     if format is Format.json:
         emit_json(chosen)
@@ -31,13 +35,14 @@ def profiles(
              f"{p.interconnect.kind} {p.interconnect.gpu_to_gpu_gbps:g} GB/s" if p.interconnect.gpu_to_gpu_gbps
              else p.interconnect.kind, f"${p.price.usd_per_hour:.2f}/h" if p.price else ""] for p in chosen]
     stdout.print(table(f"{len(rows)} hardware profiles", [
-        "name", "device", "kind", "memory GiB", "bandwidth GB/s", "BF16 TFLOPS", "FP8 TFLOPS", "CC", "FP8",
-        "interconnect", "price"], rows, caption="dense throughput (no sparsity); `deploykit profiles show NAME` "
-                                                 "for sources; --all lists every memory size"))
+        "name", Col("device", drop=6), Col("kind", drop=1), "memory GiB", "GB/s", "BF16 TFLOPS", Col("FP8 TFLOPS", drop=2),
+        Col("CC", drop=3), Col("FP8", drop=4), Col("interconnect", drop=5), "price"], rows,
+        caption="GB/s: memory bandwidth; dense throughput (no sparsity); `deploykit profiles show NAME` for sources; "
+                "--all lists every memory size."))
 
 
 @app.command("show")
-def show(name: str = typer.Argument(..., help="Profile name."),
+def show(name: str = typer.Argument(..., help="Profile name.", autocompletion=profile_names),
          format: Format = typer.Option(Format.table, "--format", "-f")) -> None:
     """One profile with the source of each figure."""
     p = get_profile(name)

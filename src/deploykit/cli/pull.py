@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from deploykit.catalog.resolve import resolve_model
+from deploykit.cli.complete import model_names, profile_names
 from deploykit.cli.output import Format, emit_json, hint, stderr, stdout
 from deploykit.cli.plan import fitting_plan, planning_inputs
 from deploykit.errors import UsageError
@@ -17,13 +18,14 @@ from deploykit.runtime import pull as pulling
 
 
 def pull(
-    model: str = typer.Argument(None, help="Catalog name or Hugging Face repo id."),
-    plan_file: Path = typer.Option(None, "--plan", exists=True, dir_okay=False, help="Pull what a plan lock needs."),
+    model: str = typer.Argument(None, help="Catalog name or Hugging Face repo id.", autocompletion=model_names),
+    plan_file: Path = typer.Option(None, "--plan", help="Pull what a plan lock needs."),
     local_dir: Path = typer.Option(None, "--local-dir", file_okay=False,
                                    help="Download into this folder (to carry into an air-gapped site) instead of "
                                         "the Hugging Face cache."),
     no_hash: bool = typer.Option(False, "--no-hash", help="Check sizes only, not the published sha256."),
-    profile: str = typer.Option(None, "--profile", "-p", help="Plan for a simulated box of this profile."),
+    profile: str = typer.Option(None, "--profile", "-p", help="Plan for a simulated box of this profile.",
+                                autocompletion=profile_names),
     gpus: int = typer.Option(1, "--gpus", min=1, max=64, help="GPUs per node of the simulated box."),
     engine: str = typer.Option(None, "--engine", help="vllm or llamacpp (default: chosen by hardware)."),
     quant: str = typer.Option("auto", "--quant", help="Weight format (see deploykit plan --help)."),

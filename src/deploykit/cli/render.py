@@ -3,16 +3,19 @@ through the official validators."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from pathlib import Path
 
 import typer
 
-from deploykit.catalog.loader import get_profile
+from deploykit.catalog.loader import get_model, get_profile
 from deploykit.catalog.resolve import resolve_model
+from deploykit.cli.complete import model_names, profile_names
 from deploykit.cli.output import Format, emit_json, hint, stderr, stdout, table, warn
 from deploykit.cli.plan import fitting_plan, planning_inputs
+from deploykit.cli.units import context_option
 from deploykit.errors import UsageError
 from deploykit.planning import lockfile
 from deploykit.planning.types import Plan
@@ -24,14 +27,23 @@ from deploykit.rendering.render import render as render_files
 from deploykit.rendering.targets import TARGETS
 from deploykit.rendering.validators import external
 from deploykit.rendering.validators.schemas import K8S_VERSION
+from deploykit.suggest import did_you_mean
+
+# What people call the targets: -t k8s is --target kubernetes.
+TARGET_ALIASES = {"k8s": "kubernetes", "kube": "kubernetes", "lws": "kubernetes", "docker-compose": "compose",
+                  "docker": "compose", "unit": "systemd", "service": "systemd", "gateway": "litellm",
+                  "prom": "prometheus", "metrics": "prometheus", "sh": "command", "script": "command",
+                  "modelfile": "command"}
 
 
 def render(
-    model: str = typer.Argument(None, help="Catalog name, Hugging Face repo id or local model dir."),
-    plan_file: Path = typer.Option(None, "--plan", exists=True, dir_okay=False,
+    model: str = typer.Argument(None, help="Catalog name, Hugging Face repo id or local model dir.",
+                                autocompletion=model_names),
+    plan_file: Path = typer.Option(None, "--plan",
                                    help="Render a plan lock file (deploykit plan MODEL -o FILE) instead of planning."),
-    target: list[str] = typer.Option(None, "--target", "-t", help=f"One of {', '.join(TARGETS)} (repeatable); "
-                                                                  "default: every target that applies."),
+    target: list[str] = typer.Option(None, "--target", "-t", help=f"One of {', '.join(TARGETS)} (repeatable or "
+                                                                  "comma-separated; k8s = kubernetes); default: every "
+                                                                  "target that applies."),
     output: Path = typer.Option(None, "--output", "-o", file_okay=False,
                                 help="Write the files into this directory (default: print them)."),
     force: bool = typer.Option(False, "--force", help="Overwrite existing files in -o."),
@@ -48,10 +60,11 @@ def render(
                                     help="Kubernetes version the manifests are validated against (1.25-1.37)."),
     require_all: bool = typer.Option(False, "--require-all-validators",
                                      help="Fail when any validator is missing (vLLM, promtool): for CI."),
-    profile: str = typer.Option(None, "--profile", "-p", help="Plan for a simulated box of this hardware profile."),
+    profile: str = typer.Option(None, "--profile", "-p", help="Plan for a simulated box of this hardware profile.",
+                                autocompletion=profile_names),
     gpus: int = typer.Option(1, "--gpus", min=1, max=64, help="GPUs per node of the simulated box."),
     nodes: int = typer.Option(1, "--nodes", min=1, max=64, help="Nodes of the simulated box."),
-    context: int = typer.Option(None, "--context", min=1, help="Tokens per request to support."),
+    context: int = context_option(),
     concurrency: int = typer.Option(None, "--concurrency", min=1, help="Full-length requests in flight."),
     engine: str = typer.Option(None, "--engine", help="vllm, ollama or llamacpp (default: chosen by hardware)."),
     quant: str = typer.Option("auto", "--quant", help="Weight format (see deploykit plan --help)."),
@@ -77,14 +90,15 @@ def render(
     if not re.fullmatch(r"1\.(2[5-9]|3[0-7])", k8s_version):
         raise UsageError(f"--k8s-version {k8s_version}: kubernetes-validate has schemas for 1.25 to 1.37",
                          fix="pass a minor version such as 1.35")
+    target = targets_named(target)
     opts = C.RenderOptions(name=name, host=host, port=port, api_key=api_key, fallbacks=tuple(fallback or ()),
                            gpu_ids=_ids(gpu_ids), namespace=namespace, storage_class=storage_class,
                            expose_ollama_unauthenticated=expose_ollama_unauthenticated)
     if all_:
         if model or plan_file:
             raise UsageError("--all renders the whole catalog", fix="drop MODEL/--plan, or drop --all")
-        _render_all(target, opts, output, force, check, _csv(models), _csv(profiles), vllm_python, require_vllm,
-                    require_all, k8s_version, format)
+        _render_all(target, opts, output, force, check, _models_named(models), _profiles_named(profiles),
+                    vllm_python, require_vllm, require_all, k8s_version, format)
         return
     if bool(model) == bool(plan_file):
         raise UsageError("name a MODEL or pass --plan FILE (one of the two)",
@@ -92,6 +106,8 @@ def render(
     plan = _load_or_plan(model, plan_file, profile, gpus, nodes, context, concurrency, engine, quant, kv_cache_dtype)
     kind = get_profile(plan.hardware["profile"]).kind
     targets = resolve_targets(target, plan, kind)
+    opts = dataclasses.replace(opts, rerender=C.rerender_command(plan, opts, _planning_flags(
+        plan, model, plan_file, profile, gpus, nodes, context, concurrency, engine, quant, kv_cache_dtype)))
     ctx = C.build(plan, opts)
     _warn_exposure(ctx)
     files = render_files(plan, targets, opts, ctx)
@@ -142,6 +158,22 @@ def _warn_exposure(ctx: dict) -> None:
              f"it is (export {key}=<a long random key> where they run)")
 
 
+def _planning_flags(plan: Plan, model, plan_file, profile, gpus, nodes, context, concurrency, engine, quant,
+                    kv) -> list[str]:
+    """The planning flags as given, so a file's header re-renders it exactly. Planned for this machine (no
+    --profile), the detected profile and GPU count are written out: re-rendering elsewhere plans for the same box."""
+    if plan_file:
+        return ["--plan", str(plan_file)]
+    hw = plan.hardware
+    flags = [model, "--profile", profile or hw["profile"], "--gpus", str(gpus if profile else hw.get("gpus", 1))]
+    for flag, value, default in (("--nodes", nodes, 1), ("--engine", engine, None), ("--quant", quant, "auto"),
+                                 ("--context", context, None), ("--concurrency", concurrency, None),
+                                 ("--kv-cache-dtype", kv, "auto")):  # the order of C.rerender_command
+        if value != default:
+            flags += [flag, str(value)]
+    return flags
+
+
 def _load_or_plan(model, plan_file, profile, gpus, nodes, context, concurrency, engine, quant, kv) -> Plan:
     if plan_file:
         if any(v is not None for v in (profile, context, concurrency, engine)) or quant != "auto" or kv != "auto":
@@ -169,6 +201,8 @@ def _dry_run(ctx: dict, files: list[RenderedFile], output: Path | None, format: 
 def _render_all(targets: list[str] | None, opts: C.RenderOptions, output: Path | None, force: bool, check: bool,
                 models: list[str] | None, profiles: list[str] | None, vllm_python: Path | None,
                 require_vllm: bool, require_all: bool, k8s_version: str, format: Format) -> None:
+    if targets and "all" in targets:
+        targets = None
     for t in targets or []:
         if t not in TARGETS:
             raise UsageError(f"unknown target '{t}'", fix=f"use one of: {', '.join(TARGETS)}")
@@ -180,8 +214,11 @@ def _render_all(targets: list[str] | None, opts: C.RenderOptions, output: Path |
             status.update(f"rendering {case.label}")
             chosen = [TARGETS[t] for t in targets if TARGETS[t].unavailable(case.plan, case.kind) is None] \
                 if targets else None
+            exact = [case.model, "--profile", case.profile, "--gpus", str(case.gpus)] + (
+                ["--nodes", str(case.nodes)] if case.nodes > 1 else [])
             files = render_files(case.plan, chosen if chosen is not None else resolve_targets(None, case.plan,
-                                                                                               case.kind), opts)
+                                                                                               case.kind),
+                                 dataclasses.replace(opts, rerender=C.rerender_command(case.plan, opts, exact)))
             rendered.append(checking.Rendered(case.label, case.model, case.profile, case.plan.engine, files))
     if not rendered:
         if isinstance(early, external.VllmParserProcess):
@@ -229,6 +266,42 @@ def _case_label(plan: Plan) -> str:
 
 def _csv(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def targets_named(values: list[str] | None) -> list[str] | None:
+    """--target values (repeated or comma-separated, aliases resolved); unknown ones are an error with
+    did-you-mean."""
+    if not values:
+        return values
+    out = []
+    for value in values:
+        for name in _csv(value) or []:
+            key = TARGET_ALIASES.get(name.lower(), name.lower())
+            if key != "all" and key not in TARGETS:
+                raise UsageError(f"unknown target '{name}'", fix=f"use one of: {', '.join(TARGETS)}, all",
+                                 suggestions=did_you_mean(name, [*TARGETS, *TARGET_ALIASES]))
+            out.append(key)
+    return list(dict.fromkeys(out))
+
+
+def _models_named(value: str | None) -> list[str] | None:
+    """--models: catalog names (aliases and repo ids accepted); an unknown one is an error, not an empty sweep."""
+    names = _csv(value)
+    return [get_model(n).name for n in names] if names else None
+
+
+def _profiles_named(value: str | None) -> list[str] | None:
+    names = _csv(value)
+    if not names:
+        return None
+    out = []
+    for n in names:
+        p = get_profile(n)
+        if p.variant_of:
+            raise UsageError(f"render --all plans each base profile: '{n}' is a memory size of {p.variant_of}",
+                             fix=f"use --profiles {p.variant_of}, or render one plan: deploykit render MODEL -p {n}")
+        out.append(p.name)
+    return out
 
 
 def _ids(value: str | None) -> tuple[int, ...]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import glob
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -13,10 +15,12 @@ from rich.markup import escape
 from rich.text import Text
 
 from deploykit.catalog.resolve import resolve_model
-from deploykit.cli.output import Format, emit_json, hint, stderr, stdout, table, warn
+from deploykit.cli.complete import model_names
+from deploykit.cli.output import Col, Format, duration, emit_json, hint, stderr, stdout, table, warn
 from deploykit.cli.plan import fitting_plan, planning_inputs
 from deploykit import validation
-from deploykit.errors import DeploykitError, EngineFailedError, PlanFileError, UsageError
+from deploykit.cli.units import context_option
+from deploykit.errors import DeploykitError, EngineFailedError, PlanFileError, UnknownNameError, UsageError
 from deploykit.planning import lockfile
 from deploykit.planning.planner import plan as make_plan
 from deploykit.planning.types import Plan, Workload
@@ -25,11 +29,13 @@ from deploykit.rendering.context import API_KEY_ENV, LOOPBACK, plan_kind
 from deploykit.rendering.quoting import dns_label, shell_argv
 from deploykit.runtime import docker, engines, launch, ollama, process, state, weights
 from deploykit.runtime import pull as pulling
+from deploykit.suggest import did_you_mean
 
 
 def up(
-    model: str = typer.Argument(None, help="Catalog name, Hugging Face repo id, model directory or .gguf file."),
-    plan_file: Path = typer.Option(None, "--plan", exists=True, dir_okay=False, help="Launch a plan lock file."),
+    model: str = typer.Argument(None, help="Catalog name, Hugging Face repo id, model directory or .gguf file.",
+                                autocompletion=model_names),
+    plan_file: Path = typer.Option(None, "--plan", help="Launch a plan lock file."),
     runtime: str = typer.Option(None, "--runtime", help="native (a local process), docker (a container) or ollama "
                                                         "(an Ollama server's API); default: ollama for Ollama "
                                                         "plans, else native."),
@@ -56,7 +62,7 @@ def up(
     no_retry: bool = typer.Option(False, "--no-retry", help="Do not re-plan and retry once after out-of-memory or "
                                                             "context-too-long."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the argv and environment, start nothing."),
-    context: int = typer.Option(None, "--context", min=1, help="Tokens per request to support."),
+    context: int = context_option(),
     concurrency: int = typer.Option(None, "--concurrency", min=1, help="Full-length requests in flight."),
     quant: str = typer.Option("auto", "--quant", help="Weight format (see deploykit plan --help)."),
     kv_cache_dtype: str = typer.Option("auto", "--kv-cache-dtype", help="KV-cache format."),
@@ -323,13 +329,9 @@ def _report(started: launch.Started, plan: Plan, format: Format) -> None:
     if kv.tokens is not None:
         stdout.print(f"KV cache: the engine reports {kv.tokens:,} tokens; deploykit predicted "
                      f"{d.kv_cache_tokens_planned:,}", highlight=False)
-    key = f'os.environ["{d.api_key_env}"]' if d.api_key_env else '"none"'
-    stdout.print(f"""
-from openai import OpenAI
-client = OpenAI(base_url="{d.base_url}", api_key={key})
-reply = client.chat.completions.create(model="{d.served_name}", messages=[{{"role": "user", "content": "Hello"}}])
-print(reply.choices[0].message.content)
-""", highlight=False, markup=False)
+    from deploykit.cli.snippet import openai_snippet
+    stdout.print("\n" + openai_snippet(d.base_url, d.served_name, d.api_key_env), highlight=False, markup=False,
+                 soft_wrap=True)
     hint(f"logs: deploykit logs {d.name} -f    stop: deploykit down {d.name}")
 
 
@@ -376,27 +378,56 @@ def ps(format: Format = typer.Option(Format.table, "--format", "-f", help="table
     if not rows:
         hint("nothing is running (deploykit up MODEL starts something)")
         return
-    stdout.print(table("deployments", ["name", "status", "engine", "model", "endpoint", "pid", "up", "KV tokens "
-                                       "(engine / plan)"],
+    stdout.print(table("deployments", ["name", "status", Col("engine", drop=2), Col("model", drop=1), "endpoint",
+                                       Col("pid", drop=3), "up", Col("KV tokens (engine / plan)", drop=4)],
                        [[r["name"], r["status"], r["engine"], r["model"], r["base_url"], r["pid"],
-                         f"{r['uptime_s']} s", f"{r['kv_cache_tokens_reported'] or '-'} / "
+                         duration(r["uptime_s"]), f"{r['kv_cache_tokens_reported'] or '-'} / "
                                                f"{r['kv_cache_tokens_planned'] or '-'}"] for r in rows]))
 
 
 def _known(name: str) -> state.Deployment:
     d = state.get(name)
     if d is None:
-        from deploykit.suggest import did_you_mean
-        raise DeploykitError(f"no deployment named '{name}'", fix="deploykit ps lists them",
-                             suggestions=did_you_mean(name, list(state.load())))
+        raise UnknownNameError("deployment", name, did_you_mean(name, [*state.load(), *_logged_names()]),
+                               "deploykit ps")
     return d
+
+
+_LOG_NAME = re.compile(r"(?P<name>.+)-(?P<time>\d+)\.log")
+
+
+def _logged_names() -> list[str]:
+    """Names with a native engine log in the state directory (deployments that ran, failed or were stopped)."""
+    folder = state.logs_dir()
+    found = [m.group("name") for p in folder.glob("*.log") if (m := _LOG_NAME.fullmatch(p.name))] \
+        if folder.is_dir() else []
+    return sorted(set(found))
+
+
+def last_log(name: str) -> Path | None:
+    """The newest engine log of deployment ``name``, whether or not it is still registered: a failed `up` leaves
+    no registry entry, but its log stays for `deploykit logs NAME`."""
+    folder = state.logs_dir()
+    if not folder.is_dir():
+        return None
+    logs = [(int(m.group("time")), p) for p in folder.glob(f"{glob.escape(name)}-*.log")
+            if (m := _LOG_NAME.fullmatch(p.name)) and m.group("name") == name]
+    return max(logs)[1] if logs else None
 
 
 def logs(name: str = typer.Argument(..., help="Deployment name (deploykit ps)."),
          follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing as the engine writes."),
          lines: int = typer.Option(50, "--lines", "-n", min=1, help="How many last lines to start with.")) -> None:
     """Print a deployment's engine log."""
-    d = _known(name)
+    d = state.get(name)
+    if d is None:
+        path = last_log(name)
+        if path is None:
+            _known(name)  # raises: unknown name, with did-you-mean
+        hint(f"{name} is not running (its last start failed, or it was stopped); its last log is {path}")
+        for line in process.tail(str(path), lines):
+            stdout.out(line, highlight=False)
+        return
     if d.runtime == "docker":
         c = docker.client()
         if not follow:

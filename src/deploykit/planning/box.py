@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from deploykit.catalog.loader import load_profiles
 from deploykit.catalog.schema import HardwareProfile
 from deploykit.errors import UsageError
-from deploykit.hardware.types import GIB, Inventory
+from deploykit.planning.memory import GIB
 from deploykit.planning.types import Box
+
+if TYPE_CHECKING:  # the hardware models are imported only by commands that detect hardware
+    from deploykit.hardware.types import Inventory
 
 
 def _host_bandwidth(profile: HardwareProfile, profiles: dict[str, HardwareProfile]) -> float:

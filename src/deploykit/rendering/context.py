@@ -39,6 +39,7 @@ class RenderOptions:
     extra_args: tuple[str, ...] = field(default_factory=tuple)  # appended to the engine's argv
     # Ollama has no API key: a non-loopback bind is refused unless this is set (an explicit, loudly warned opt-out)
     expose_ollama_unauthenticated: bool = False
+    rerender: str = ""  # the command that re-renders these files (file headers); default: rerender_command()
 
     @property
     def exposed(self) -> bool:
@@ -83,6 +84,37 @@ def _fallbacks(fallbacks: tuple[str, ...]) -> list[dict]:
     return out
 
 
+def option_flags(opts: RenderOptions) -> list[str]:
+    """The `deploykit render` flags that give ``opts`` (only those that differ from the defaults)."""
+    flags: list[str] = []
+    for flag, value, default in (("--name", opts.name, None), ("--host", opts.host, "127.0.0.1"),
+                                 ("--port", opts.port, None), ("--namespace", opts.namespace, "default"),
+                                 ("--storage-class", opts.storage_class, None)):
+        if value != default:
+            flags += [flag, str(value)]
+    if opts.api_key:
+        flags.append("--api-key")
+    for fb in opts.fallbacks:
+        flags += ["--fallback", fb]
+    if opts.gpu_ids:
+        flags += ["--gpu-ids", ",".join(str(i) for i in opts.gpu_ids)]
+    return flags
+
+
+def rerender_command(plan: Plan, opts: RenderOptions, planning: list[str] | None = None) -> str:
+    """`deploykit render ...` that makes these files again: the planning flags given (``planning``), else the
+    plan's own choices pinned (hardware, engine, weights, KV format, context), plus the render options."""
+    if planning is None:
+        hw = plan.hardware
+        planning = [plan.model["name"], "--profile", hw["profile"], "--gpus", str(hw.get("gpus", 1))]
+        if hw.get("nodes", 1) > 1:
+            planning += ["--nodes", str(hw["nodes"])]
+        planning += ["--engine", plan.engine, "--quant", plan.weights["dtype"], "--context", str(plan.max_model_len)]
+        if plan.kv_cache_dtype != "auto":
+            planning += ["--kv-cache-dtype", plan.kv_cache_dtype]
+    return shell_argv(["deploykit", "render", *planning, *option_flags(opts)])
+
+
 def build(plan: Plan, opts: RenderOptions) -> dict:
     if not plan.fits:
         raise UsageError(f"the plan for {plan.model['name']} does not fit, so there is nothing to render",
@@ -123,6 +155,7 @@ def build(plan: Plan, opts: RenderOptions) -> dict:
         "hf_cache_in_container": HF_CACHE_IN_CONTAINER, "cache_size_gi": cache_size_gi(plan),
         "namespace": dns_label(opts.namespace), "storage_class": opts.storage_class,
         "fallbacks": _fallbacks(opts.fallbacks), "engine_prefix": opts.engine_prefix,
+        "rerender": opts.rerender or rerender_command(plan, opts),
     }
     if engine == "vllm":
         spans = A.spans_nodes(plan)

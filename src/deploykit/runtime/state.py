@@ -15,7 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from deploykit import atomic
-from deploykit.errors import StateError
+from deploykit.errors import NameInUseError, StateError
 
 REGISTRY_VERSION = 1
 MAX_REGISTRY_BYTES = 16 * 1024 * 1024
@@ -132,7 +132,7 @@ def claim(deployment: Deployment, *, is_running) -> None:
         all_ = _read()
         old = all_.get(deployment.name)
         if old is not None and is_running(old):
-            raise StateError(f"a deployment named '{deployment.name}' is running ({old.base_url})",
+            raise NameInUseError(f"a deployment named '{deployment.name}' is running ({old.base_url})",
                              fix=f"choose another --name, or stop it: deploykit down {deployment.name}")
         all_[deployment.name] = deployment
         _write(all_)

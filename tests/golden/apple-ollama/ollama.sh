@@ -1,6 +1,6 @@
 #!/bin/sh
 # Rendered by deploykit 0.1.0 (command): gemma-3-12b (gguf-q4_0) on 1 x m3-max with ollama: 48/48 layers on GPU, context 8192, 4 sequences, KV auto
-# Re-render instead of editing: deploykit render gemma-3-12b --target command
+# Re-render instead of editing: deploykit render gemma-3-12b --profile m3-max --gpus 1 --engine ollama --quant gguf-q4_0 --context 8192 --fallback anthropic/claude-haiku-4 --target command
 # Against the Ollama server at http://127.0.0.1:11434: pull the weights, create the planned model, load it and keep it
 # loaded. The server itself must run with the settings below (systemd: the deploykit drop-in; macOS: launchctl).
 set -eu

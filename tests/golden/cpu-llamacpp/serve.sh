@@ -1,6 +1,6 @@
 #!/bin/sh
 # Rendered by deploykit 0.1.0 (command): gemma-3-270m (gguf-q4_k_m) on 1 x cpu-server with llamacpp: 0/18 layers on GPU, context 8192, 4 sequences, KV auto
-# Re-render instead of editing: deploykit render gemma-3-270m --target command
+# Re-render instead of editing: deploykit render gemma-3-270m --profile cpu-server --gpus 1 --engine llamacpp --quant gguf-q4_k_m --context 8192 --target command
 # Runs llama.cpp's llama-server natively; the GGUF is fetched from the hub into llama.cpp's cache on first start
 # (HF_TOKEN from the environment for gated repositories).
 set -eu

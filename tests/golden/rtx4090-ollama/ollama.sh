@@ -1,6 +1,6 @@
 #!/bin/sh
 # Rendered by deploykit 0.1.0 (command): qwen2.5-7b (gguf-q8_0) on 1 x rtx-4090 with ollama: 28/28 layers on GPU, context 8192, 4 sequences, KV auto
-# Re-render instead of editing: deploykit render qwen2.5-7b --target command
+# Re-render instead of editing: deploykit render qwen2.5-7b --profile rtx-4090 --gpus 1 --engine ollama --quant gguf-q8_0 --context 8192 --gpu-ids 1 --target command
 # Against the Ollama server at http://127.0.0.1:11434: pull the weights, create the planned model, load it and keep it
 # loaded. The server itself must run with the settings below (systemd: the deploykit drop-in; macOS: launchctl).
 set -eu
