@@ -31,6 +31,7 @@ TOOLS: dict[str, Tool] = {t.key: t for t in (
     Tool("vllm-python", "DEPLOYKIT_VLLM_PYTHON", ("vllm",),
          "vLLM in a virtual environment (scripts/engines/vllm_cpu.sh builds the CPU one)"),
     Tool("llama-server", "DEPLOYKIT_LLAMA_SERVER", ("llama-server",), "llama.cpp's llama-server"),
+    Tool("ollama", "DEPLOYKIT_OLLAMA", ("ollama",), "Ollama (ollama.com/download)"),
     Tool("llamacpp-python", "DEPLOYKIT_LLAMACPP_PYTHON", (),
          "llama-cpp-python[server] in a virtual environment (scripts/engines/llamacpp.sh builds one)"),
 )}

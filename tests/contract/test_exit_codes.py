@@ -94,7 +94,7 @@ FAILURES = {
          dk(e, "plan", "gemma-3-270m", "-p", "cpu-server", "-o", str(Path(e["TMP"]) / "p.yaml")), "exists")],
     3: [(lambda e: dk(e, "plan", "llama-3.1-405b", "-p", "l4"), "does not fit")],
     4: [(lambda e: pull_hub(e, gated={QWEN}), "gated"),
-        (lambda e: dk(e, "plan", "no-such-org/no-such-model"), "no-such-org/no-such-model")],
+        (lambda e: dk(e, "plan", str(Path(e["TMP"]) / "no-such-dir")), "does not exist")],
     5: [(lambda e: dk(e, "render", "--plan", str(Path(e["TMP"]) / "missing.yaml")), "missing.yaml"),
         (lambda e: (Path(e["TMP"]) / "junk.yaml").write_text("a: 1\n") and
          dk(e, "render", "--plan", str(Path(e["TMP"]) / "junk.yaml")), "plan lock")],

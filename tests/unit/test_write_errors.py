@@ -120,7 +120,7 @@ def test_state_folder_that_is_a_file(tmp_path: Path) -> None:
     (tmp_path / "state").write_text("x")
     env = {"DEPLOYKIT_STATE_DIR": str(tmp_path / "state")}
     r = run_env(env, "ps")
-    assert r.returncode == 5 and "state directory" in r.stderr and "DEPLOYKIT_STATE_DIR" in r.stderr
+    assert r.returncode == 14 and "state directory" in r.stderr and "DEPLOYKIT_STATE_DIR" in r.stderr
 
 
 def run_env(extra: dict[str, str], *args: str):
@@ -136,6 +136,6 @@ def test_registry_of_the_wrong_shape_is_a_state_error(tmp_path: Path) -> None:
     for text in ("[1, 2]", '{"deployments": [1]}', '{"deployments": {"a": {"name": 3}}}', "\udcff", "[" * 100000):
         (tmp_path / "deployments.json").write_text(text, errors="surrogateescape")
         r = run_env({"DEPLOYKIT_STATE_DIR": str(tmp_path)}, "ps")
-        assert r.returncode == 5 and "registry" in r.stderr, (text[:20], r.stderr)
+        assert r.returncode == 14 and "registry" in r.stderr, (text[:20], r.stderr)
 
 

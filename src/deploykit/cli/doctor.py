@@ -31,8 +31,8 @@ def _ask(python: str, code: str) -> str | None:
 
 
 def _engines() -> list[dict]:
+    from deploykit import tools
     from deploykit.errors import DeploykitError
-    from deploykit.rendering.validators.external import _tool
     from deploykit.runtime import engines
 
     out = []
@@ -43,8 +43,8 @@ def _engines() -> list[dict]:
                     "found_by": "DEPLOYKIT_VLLM_PYTHON or vllm on PATH"})
     except DeploykitError as exc:
         out.append({"name": "vllm", "where": None, "version": None, "found_by": exc.message})
-    server = os.environ.get("DEPLOYKIT_LLAMA_SERVER") or _tool("DEPLOYKIT_LLAMA_SERVER", "llama-server")
-    llama_py = os.environ.get("DEPLOYKIT_LLAMACPP_PYTHON")
+    server = tools.find("llama-server")
+    llama_py = tools.find("llamacpp-python")
     if server:
         out.append({"name": "llama.cpp (llama-server)", "where": server, "version": _ask_binary(server),
                     "found_by": "DEPLOYKIT_LLAMA_SERVER or llama-server on PATH"})
@@ -55,7 +55,7 @@ def _engines() -> list[dict]:
     else:
         out.append({"name": "llama.cpp", "where": None, "version": None,
                     "found_by": "no llama-server on PATH, DEPLOYKIT_LLAMA_SERVER or DEPLOYKIT_LLAMACPP_PYTHON"})
-    ollama = _tool("DEPLOYKIT_OLLAMA", "ollama")
+    ollama = tools.find("ollama")
     from deploykit.runtime.ollama import server_url
     out.append({"name": "ollama", "where": ollama, "version": _ask_binary(ollama, "--version") if ollama else None,
                 "found_by": f"ollama on PATH; server expected at {server_url(None)} (OLLAMA_HOST)"})
@@ -76,17 +76,16 @@ def _ask_binary(path: str, flag: str = "--version") -> str | None:
 
 
 def _validators() -> list[dict]:
-    from deploykit.rendering.validators.external import _tool, find_vllm_python
+    from deploykit import tools
 
     rows = []
     for pkg, what in (("check-jsonschema", "compose schema"), ("kubernetes-validate", "Kubernetes schemas")):
         version = _package(pkg)
         rows.append({"name": pkg, "checks": what, "where": "python package" if version else None,
                      "version": version})
-    for env, tool, what in (("DEPLOYKIT_SYSTEMD_ANALYZE", "systemd-analyze", "systemd units"),
-                            ("DEPLOYKIT_PROMTOOL", "promtool", "Prometheus config")):
-        rows.append({"name": tool, "checks": what, "where": _tool(env, tool), "version": None})
-    vllm = os.environ.get("DEPLOYKIT_VLLM_PYTHON") or find_vllm_python(None)
+    for tool, what in (("systemd-analyze", "systemd units"), ("promtool", "Prometheus config")):
+        rows.append({"name": tool, "checks": what, "where": tools.find(tool), "version": None})
+    vllm = tools.find("vllm-python")
     rows.append({"name": "vLLM argument parser", "checks": "vLLM flags", "where": vllm, "version": None})
     return rows
 
