@@ -42,7 +42,10 @@ from deploykit.errors import NotReadyError, UsageError
 
 ENDPOINTS = {"chat": "chat/completions", "completions": "completions", "embeddings": "embeddings"}
 AUTO = "auto"  # chat, unless the model refuses completions while /v1/embeddings answers (an embedding model)
-PROBE_REFUSALS = (400, 404, 405, 422, 501)  # how vLLM, llama-server and others refuse a route a model cannot serve
+# How servers refuse a route the model cannot serve: vLLM 400 "The model does not support Chat Completions API" (newer
+# builds raise NotImplementedError there, which may surface as 500/501), llama-server --embedding 501, 404 where the
+# route is absent. Only then is /v1/embeddings tried: a model whose chat answers never gets that request.
+PROBE_REFUSALS = (400, 404, 405, 422, 500, 501)
 CHARS_PER_TOKEN = 4  # plain English words: about 4 characters per token for Llama/Qwen/Mistral-style tokenizers
 PROGRESS_EVERY_S = 0.1
 # A response is cut off past these (a broken or hostile server must not fill memory): an error body or a model list
