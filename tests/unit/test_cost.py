@@ -26,8 +26,8 @@ ONE_ROW = {"as_of": "2026-11-01", "prices": [{
     "source": "https://example.com/pricing", "read": "2026-11-01", "comparable_to": ["llama-3.1-8b"]}]}
 
 
-def _plan(model: str, profile: str, gpus: int = 1) -> Plan:
-    p = make_plan(resolve_model(model), simulated_box(get_profile(profile), gpus), Workload(), Policy())
+def _plan(model: str, profile: str, gpus: int = 1, workload: Workload | None = None) -> Plan:
+    p = make_plan(resolve_model(model), simulated_box(get_profile(profile), gpus), workload or Workload(), Policy())
     assert p.fits and p.estimates
     return p
 
@@ -310,3 +310,27 @@ def test_cli_table(app):
     for text in ("self-hosted", "against hosted APIs", "assumptions", "$ per million output tokens",
                  "openai/gpt-4o-mini"):
         assert text in result.stdout, text
+
+
+def test_cli_typical_request_sets_throughput_and_mix(app, tmp_path):
+    default = _json(app, "llama-3.1-8b", "-p", "h100-sxm")
+    long = _json(app, "llama-3.1-8b", "-p", "h100-sxm", "--input-tokens", "8192", "--output-tokens", "512")
+    # The plan is re-estimated at the stated request: longer prompts take prefill time and KV, so less output/s.
+    assert long["aggregate_tokens_per_s"] < default["aggregate_tokens_per_s"]
+    assert long["input_output_ratio"] == 16 and default["input_output_ratio"] == costing.DEFAULT_INPUT_OUTPUT_RATIO
+    assert any("8,192-token prompts and 512-token replies" in a for a in long["assumptions"])
+    assert long["usd_per_m_output_tokens"] > default["usd_per_m_output_tokens"]
+    expected = _plan("llama-3.1-8b", "h100-sxm", workload=Workload(input_tokens=8192, output_tokens=512))
+    assert long["aggregate_tokens_per_s"] == expected.estimates.aggregate_tokens_per_s
+    # Only one of them: the other keeps plan's default (1024 in, 256 out).
+    assert _json(app, "llama-3.1-8b", "-p", "h100-sxm", "--output-tokens", "128")["input_output_ratio"] == 8
+    # An explicit ratio that agrees is accepted; one that contradicts is a usage error, as is re-estimating a lock.
+    assert _json(app, "llama-3.1-8b", "-p", "h100-sxm", "--input-tokens", "2048", "--output-tokens", "512",
+                 "--input-output-ratio", "4")["input_output_ratio"] == 4
+    runner = CliRunner()
+    r = runner.invoke(app, ["llama-3.1-8b", "-p", "h100-sxm", "--input-tokens", "2048", "--input-output-ratio", "3"])
+    assert isinstance(r.exception, UsageError) and "contradicts" in r.exception.message
+    lock = tmp_path / "plan.yaml"
+    write_lock(lock, _plan("llama-3.1-8b", "h100-sxm"), {"model": "llama-3.1-8b"})
+    r = runner.invoke(app, ["--plan", str(lock), "--input-tokens", "2048"])
+    assert isinstance(r.exception, UsageError) and "deploykit plan" in r.exception.fix

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import io
 import itertools
 import json
@@ -39,7 +40,12 @@ import httpx
 
 from deploykit.errors import NotReadyError, UsageError
 
-ENDPOINTS = {"chat": "chat/completions", "completions": "completions"}
+ENDPOINTS = {"chat": "chat/completions", "completions": "completions", "embeddings": "embeddings"}
+AUTO = "auto"  # chat, unless the model refuses completions while /v1/embeddings answers (an embedding model)
+# How servers refuse a route the model cannot serve: vLLM 400 "The model does not support Chat Completions API" (newer
+# builds raise NotImplementedError there, which may surface as 500/501), llama-server --embedding 501, 404 where the
+# route is absent. Only then is /v1/embeddings tried: a model whose chat answers never gets that request.
+PROBE_REFUSALS = (400, 404, 405, 422, 500, 501)
 CHARS_PER_TOKEN = 4  # plain English words: about 4 characters per token for Llama/Qwen/Mistral-style tokenizers
 PROGRESS_EVERY_S = 0.1
 # A response is cut off past these (a broken or hostile server must not fill memory): an error body or a model list
@@ -87,8 +93,9 @@ class BenchConfig:
     timeout_s: float = 300.0
 
     def validate(self) -> None:
-        if self.endpoint not in ENDPOINTS:
-            raise UsageError(f"unknown endpoint '{self.endpoint}'", fix="use --endpoint chat or completions")
+        if self.endpoint not in ENDPOINTS and self.endpoint != AUTO:
+            raise UsageError(f"unknown endpoint '{self.endpoint}'",
+                             fix="use --endpoint auto, chat, completions or embeddings")
         if self.requests is None and self.seconds is None:
             raise UsageError("no bound on the run", fix="pass --requests N or --seconds S (or both)")
         if self.requests is not None and self.requests < 1:
@@ -209,6 +216,7 @@ class Sample:
     deltas: int = 0
     error: str = ""
     error_kind: str = ""
+    embedding_dim: int = 0  # embeddings: the length of the returned vector
     gaps_ms: list[float] = field(default_factory=list, repr=False)  # inter-delta gaps, for the ITL percentiles
 
 
@@ -229,6 +237,8 @@ class LevelSummary:
     itl_ms: dict[str, float] | None
     e2e_ms: dict[str, float] | None
     generator_cpu_share: float = 0.0  # this process's CPU time / wall: near 1, the generator itself was the limit
+    input_tokens_per_s: float = 0.0  # prompt tokens (usage.prompt_tokens) of the successful requests / wall
+    embedding_dim: int | None = None  # embeddings: the vector length the endpoint returned
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -310,16 +320,19 @@ def summarize(concurrency: int, samples: list[Sample], wall_s: float, cpu_s: flo
             else:  # packed (or split) deltas: the request's mean stands for each of its gaps
                 itl.extend([s.itl_ms_mean] * (s.completion_tokens - 1))
     tokens = sum(s.completion_tokens for s in ok)
+    prompt_total = sum(s.prompt_tokens or 0 for s in ok)
+    dims = [s.embedding_dim for s in ok if s.embedding_dim]
     wall = max(wall_s, 1e-9)
     return LevelSummary(
         concurrency=concurrency, requests_ok=len(ok), requests_failed=len(failed), errors=dict(errors),
         error_examples=examples, wall_s=round(wall_s, 4), requests_per_s=round(len(ok) / wall, 3),
         output_tokens_per_s=round(tokens / wall, 2),
         decode_tokens_per_s_mean=round(sum(decode) / len(decode), 2) if decode else None,
-        prompt_tokens_total=sum(s.prompt_tokens or 0 for s in ok), completion_tokens_total=tokens,
+        prompt_tokens_total=prompt_total, completion_tokens_total=tokens,
         ttft_ms=_stats([s.ttft_ms for s in ok if s.ttft_ms is not None]), itl_ms=_stats(itl),
         e2e_ms=_stats([s.e2e_ms for s in ok if s.e2e_ms is not None]),
-        generator_cpu_share=round(cpu_s / wall, 3))
+        generator_cpu_share=round(cpu_s / wall, 3), input_tokens_per_s=round(prompt_total / wall, 2),
+        embedding_dim=max(dims) if dims else None)
 
 
 def csv_text(result: BenchResult) -> str:
@@ -345,8 +358,13 @@ class _Bodies:
 
     def __init__(self, cfg: BenchConfig, model: str) -> None:
         head = {"model": model, "max_tokens": cfg.max_tokens, "stream": True, "stream_options": {"include_usage": True}}
+        if cfg.endpoint == "embeddings":  # not streamed; one input string per request
+            head = {"model": model, "encoding_format": "float"}
         opening = json.dumps(head)[:-1]
-        if cfg.endpoint == "chat":
+        if cfg.endpoint == "embeddings":
+            self.head = (opening + ', "input": ').encode()
+            self.tail = b"}"
+        elif cfg.endpoint == "chat":
             self.head = (opening + ', "messages": [{"role": "user", "content": ').encode()
             self.tail = b"}]}"
         else:
@@ -501,6 +519,75 @@ async def _one(client: httpx.AsyncClient, url: str, body: bytes, sample: Sample,
         sample.error = "error event in the stream: " + _brief(error_line[5:])
 
 
+async def _one_embedding(client: httpx.AsyncClient, url: str, body: bytes, sample: Sample, timeout_s: float,
+                         t_start: float, max_bytes: int = STREAM_BYTES_BASE) -> None:
+    """Send one /v1/embeddings request and fill ``sample``: its latency (``e2e_ms``), ``usage.prompt_tokens`` and
+    the vector's length. Never raises for the endpoint's failures; the same deadline and size limit as a stream."""
+    perf = time.perf_counter
+    try:
+        async with _deadline(timeout_s), client.stream("POST", url, content=body) as resp:
+            raw = await _capped(resp, max_bytes + 1)
+            status = resp.status_code
+    except (TimeoutError, asyncio.TimeoutError, httpx.TimeoutException):
+        sample.error_kind, sample.error = "timeout", f"no complete answer within {timeout_s:g} s"
+        sample.e2e_ms = (perf() - t_start) * 1000.0
+        return
+    except httpx.HTTPError as exc:
+        sample.error_kind = _transport_kind(exc)
+        sample.error = f"{type(exc).__name__}: {exc}"[:300]
+        sample.e2e_ms = (perf() - t_start) * 1000.0
+        return
+    sample.e2e_ms = (perf() - t_start) * 1000.0
+    if status != 200:
+        sample.error_kind, sample.error = f"http {status}", f"HTTP {status}: {_brief(raw)}"
+        return
+    if len(raw) > max_bytes:
+        sample.error_kind = "too large"
+        sample.error = f"the answer passed {max_bytes // 1024} KiB: stopped reading"
+        return
+    from deploykit.runtime.health import embedding_vector_length
+
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        data = None
+    dim = embedding_vector_length(data)
+    if not dim:
+        sample.error_kind, sample.error = "no embedding", "the answer carries no embedding vector"
+        return
+    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    if _is_count(usage.get("prompt_tokens")):
+        sample.prompt_tokens = usage["prompt_tokens"]
+    sample.embedding_dim = dim
+    sample.ok = True
+
+
+async def detect_endpoint(client: httpx.AsyncClient, base_url: str, model: str, timeout_s: float) -> str:
+    """"chat", or "embeddings" for an embedding model: one non-streamed 1-token chat request; when the server
+    refuses it (4xx/501: not a chat/generation model) and /v1/embeddings answers with a vector, embeddings."""
+    async def post(route: str, body: dict) -> tuple[int, bytes]:
+        async with client.stream("POST", f"{base_url}/{route}", json=body) as resp:
+            return resp.status_code, await _capped(resp, STREAM_BYTES_BASE)
+
+    try:
+        async with _deadline(min(timeout_s, 60.0)):
+            status, _ = await post("chat/completions", {"model": model, "max_tokens": 1, "messages": [
+                {"role": "user", "content": "Say hello."}]})
+            if status not in PROBE_REFUSALS:
+                return "chat"
+            status, raw = await post("embeddings", {"model": model, "input": "hello", "encoding_format": "float"})
+    except (TimeoutError, asyncio.TimeoutError, httpx.HTTPError):
+        return "chat"  # the run itself reports what is wrong
+    if status != 200:
+        return "chat"
+    from deploykit.runtime.health import embedding_vector_length
+
+    try:
+        return "embeddings" if embedding_vector_length(json.loads(raw)) else "chat"
+    except (ValueError, RecursionError):
+        return "chat"
+
+
 def _is_count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**9
 
@@ -606,7 +693,10 @@ async def _run_level(clients: list[httpx.AsyncClient], cfg: BenchConfig, url: st
                 return
             counters["next"] = index + 1
             sample = Sample(concurrency, index, start - t0)
-            await _one(client, url, bodies(index), sample, cfg.timeout_s, start, stream_limit)
+            if cfg.endpoint == "embeddings":
+                await _one_embedding(client, url, bodies(index), sample, cfg.timeout_s, start)
+            else:
+                await _one(client, url, bodies(index), sample, cfg.timeout_s, start, stream_limit)
             samples.append(sample)
             if not sample.ok:
                 counters["errors"] += 1
@@ -644,6 +734,8 @@ async def run_async(cfg: BenchConfig, on_progress: Callable[[Progress], None] | 
     clients = _clients(cfg, max(cfg.concurrency))
     try:
         model = await resolve_model(clients[0], base, cfg.model, cfg.timeout_s)
+        if cfg.endpoint == AUTO:
+            cfg = dataclasses.replace(cfg, endpoint=await detect_endpoint(clients[0], base, model, cfg.timeout_s))
         bodies = _Bodies(cfg, model)
         url = f"{base}/{ENDPOINTS[cfg.endpoint]}"
         levels = []

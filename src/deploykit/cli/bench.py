@@ -15,8 +15,10 @@ CPU_BOUND_SHARE = 0.9
 
 
 class Endpoint(str, Enum):
+    auto = "auto"
     chat = "chat"
     completions = "completions"
+    embeddings = "embeddings"
 
 
 def bench(
@@ -38,8 +40,11 @@ def bench(
     max_tokens: int = typer.Option(128, "--max-tokens", min=1,
                                    help="max_tokens of each request (the model may stop earlier; the real count "
                                         "is reported)."),
-    endpoint: Endpoint = typer.Option(Endpoint.chat, "--endpoint",
-                                      help="chat (/v1/chat/completions) or completions (/v1/completions)."),
+    endpoint: Endpoint = typer.Option(Endpoint.auto, "--endpoint",
+                                      help="chat (/v1/chat/completions), completions (/v1/completions), embeddings "
+                                           "(/v1/embeddings, for embedding models) or auto: embeddings when the "
+                                           "--plan is an embedding model's, else chat unless a 1-token chat probe is "
+                                           "refused while /v1/embeddings answers."),
     model: str = typer.Option(None, "--model", "-m", help="Model name to request (default: the first id of "
                                                           "/v1/models)."),
     api_key: str = typer.Option(None, "--api-key", envvar="DEPLOYKIT_API_KEY", show_default=False,
@@ -71,7 +76,12 @@ def bench(
     if plan_file is not None:
         from deploykit.planning.lockfile import read_lock
         _, plan = read_lock(plan_file)
-        if plan.estimates is None:
+        if endpoint is Endpoint.auto:
+            endpoint = Endpoint.embeddings if plan.task == "embed" else Endpoint.chat
+        if plan.task == "embed":
+            if endpoint is not Endpoint.embeddings:
+                warn(f"{plan_file} plans an embedding model: --endpoint embeddings measures what it serves")
+        elif plan.estimates is None:
             warn(f"{plan_file} has no decode estimate to compare with (the plan does not fit)")
         elif 1 not in levels:
             warn("--plan compares the decode speed at concurrency 1: add 1 to --concurrency")
@@ -85,6 +95,8 @@ def bench(
     cfg.validate()
 
     result = _run_with_progress(cfg, loadgen)
+    if endpoint is Endpoint.auto and result.endpoint == "embeddings":
+        hint(f"{result.model} refuses completions and answers /v1/embeddings: measured as an embedding model")
     for lv in result.levels:
         if lv.summary.generator_cpu_share >= CPU_BOUND_SHARE:
             warn(f"concurrency {lv.summary.concurrency}: the load generator itself used "
@@ -93,7 +105,7 @@ def bench(
 
     if csv_file is not None:
         atomic.write_text(csv_file, loadgen.csv_text(result))
-    comparison = _compare(result, plan) if plan is not None else None
+    comparison = _compare(result, plan) if plan is not None and plan.task != "embed" else None
     if format is Format.json:
         emit_json({**result.as_dict(), "plan": comparison, "csv": str(csv_file) if csv_file else None})
     else:
@@ -107,7 +119,7 @@ def bench(
             for kind, count in lv.summary.errors.items():
                 errors[kind] = errors.get(kind, 0) + count
         raise NotReadyError(f"no request to {result.base_url} succeeded ({_errors_text(errors)})",
-                            fix=_fix_for(errors))
+                            fix=_fix_for(errors, result.endpoint))
 
 
 def _run_with_progress(cfg, loadgen):
@@ -158,7 +170,28 @@ def _ms(stats: dict | None) -> str:
     return f"{stats['p50']:.1f} / {stats['p95']:.1f} / {stats['p99']:.1f}"
 
 
+def _print_embeddings_table(result) -> None:
+    rows = []
+    for lv in result.levels:
+        s = lv.summary
+        rows.append([s.concurrency, s.requests_ok, s.requests_failed, f"{s.requests_per_s:.2f}",
+                     f"{s.input_tokens_per_s:.1f}", s.embedding_dim or "-", _ms(s.e2e_ms)])
+    prompt = (f"~{result.prompt_tokens_target} input tokens" if result.prompt_tokens_target
+              else f"inputs from a {result.prompt_source}")
+    stdout.print(table("deploykit bench", ["concurrency", "ok", "failed", "req/s", "input tok/s", "dimension",
+                                           "latency ms"], rows,
+                       caption=f"{result.model} at {result.base_url}/embeddings, {prompt} per request; latency in "
+                               "ms as p50 / p95 / p99"))
+    for lv in result.levels:
+        s = lv.summary
+        for kind, count in s.errors.items():
+            warn(f"concurrency {s.concurrency}: {count} x {kind}: {s.error_examples.get(kind, '')}")
+
+
 def _print_table(result, comparison: dict | None) -> None:
+    if result.endpoint == "embeddings":
+        _print_embeddings_table(result)
+        return
     rows = []
     for lv in result.levels:
         s = lv.summary
@@ -192,8 +225,11 @@ def _errors_text(errors: dict[str, int]) -> str:
     return ", ".join(f"{count} x {kind}" for kind, count in errors.items()) or "no request was sent"
 
 
-def _fix_for(errors: dict[str, int]) -> str:
+def _fix_for(errors: dict[str, int], endpoint: str = "chat") -> str:
     kinds = set(errors)
+    if endpoint == "embeddings" and kinds & {"http 400", "http 404", "http 501"}:
+        return ("the server refused /v1/embeddings: a generative model needs --endpoint chat (or completions); an "
+                "embedding model, --prompt-tokens below its context length")
     if kinds & {"http 401", "http 403"}:
         return "pass --api-key KEY or set DEPLOYKIT_API_KEY"
     if "http 404" in kinds:

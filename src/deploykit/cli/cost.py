@@ -30,6 +30,11 @@ def cost(
     context: int = context_option(),
     concurrency: int = typer.Option(None, "--concurrency", min=1,
                                     help="Full-length requests in flight: sets the throughput the cost rests on."),
+    input_tokens: int = typer.Option(None, "--input-tokens", min=1,
+                                     help="Prompt tokens of a typical request: the throughput and the traffic mix "
+                                          "rest on it (default 1024, as for plan)."),
+    output_tokens: int = typer.Option(None, "--output-tokens", min=1,
+                                      help="Generated tokens of a typical request (default 256, as for plan)."),
     engine: str = typer.Option(None, "--engine", help="vllm, ollama or llamacpp (default: chosen by hardware)."),
     quant: str = typer.Option("auto", "--quant", help="Weight format (see deploykit plan --help)."),
     gpu_hour_price: float = typer.Option(None, "--gpu-hour-price", min=0.0001,
@@ -37,8 +42,10 @@ def cost(
                                               "hardware profile's published price."),
     utilization: float = typer.Option(costing.DEFAULT_UTILIZATION, "--utilization", min=0.01, max=1.0,
                                       help="Share of the day the deployment is busy (idle hours are still paid)."),
-    input_output_ratio: float = typer.Option(costing.DEFAULT_INPUT_OUTPUT_RATIO, "--input-output-ratio", min=0.0,
-                                             help="Input (prompt) tokens per output token in your traffic."),
+    input_output_ratio: float = typer.Option(None, "--input-output-ratio", min=0.0,
+                                             help="Input (prompt) tokens per output token in your traffic (default: "
+                                                  "--input-tokens / --output-tokens when either is given, else "
+                                                  f"{costing.DEFAULT_INPUT_OUTPUT_RATIO:g})."),
     prices: Path = typer.Option(None, "--prices", exists=True, dir_okay=False,
                                 help="Hosted API price table replacing the shipped one (same format as "
                                      "data/api_prices.yaml)."),
@@ -49,7 +56,9 @@ def cost(
 ) -> None:
     """Cost a deployment: USD per million tokens at a stated utilization, and the daily token volume above which
     it is cheaper than each comparable hosted API. Every assumption is printed with its number."""
-    plan = _plan(model, plan_file, profile, gpus, nodes, context, concurrency, engine, quant)
+    plan = _plan(model, plan_file, profile, gpus, nodes, context, concurrency, engine, quant, input_tokens,
+                 output_tokens)
+    input_output_ratio = _traffic_ratio(plan, input_output_ratio, input_tokens, output_tokens)
     table_ = costing.load_prices(prices) if prices else costing.load_prices()
     report = costing.cost(plan, gpu_hour_price, utilization, input_output_ratio, table_,
                           compare=split_csv(compare) or None)
@@ -62,11 +71,32 @@ def cost(
              "MODEL[,MODEL] (e.g. gpt-4o-mini) or --compare all")
 
 
+def _traffic_ratio(plan: Plan, ratio: float | None, input_tokens: int | None, output_tokens: int | None) -> float:
+    """Input tokens per output token: --input-output-ratio, else the typical request's (when --input-tokens or
+    --output-tokens describe it), else the default mix. Both given must agree."""
+    if input_tokens is None and output_tokens is None:
+        return costing.DEFAULT_INPUT_OUTPUT_RATIO if ratio is None else ratio
+    wl = plan.workload or {}
+    request_ratio = (input_tokens or wl.get("input_tokens") or 1024) / (output_tokens or wl.get("output_tokens")
+                                                                        or 256)
+    if ratio is not None and abs(ratio - request_ratio) > 0.01 * max(ratio, request_ratio):
+        raise UsageError(f"--input-output-ratio {ratio:g} contradicts the typical request of "
+                         f"{input_tokens or wl.get('input_tokens')} input and {output_tokens or wl.get('output_tokens')}"
+                         f" output tokens ({request_ratio:g}:1)",
+                         fix="give --input-tokens/--output-tokens or --input-output-ratio, not both")
+    return request_ratio
+
+
 def _plan(model: str | None, plan_file: Path | None, profile: str | None, gpus: int, nodes: int,
-          context: int | None, concurrency: int | None, engine: str | None, quant: str) -> Plan:
+          context: int | None, concurrency: int | None, engine: str | None, quant: str,
+          input_tokens: int | None = None, output_tokens: int | None = None) -> Plan:
     if plan_file is not None:
         if model:
             raise UsageError("give a MODEL or --plan FILE, not both", fix="drop MODEL: the lock file names it")
+        if input_tokens is not None or output_tokens is not None:
+            raise UsageError("--input-tokens/--output-tokens re-estimate the throughput, which a lock file fixes",
+                             fix="plan again with them (deploykit plan MODEL --input-tokens N --output-tokens M -o "
+                                 "FILE), or cost the model by name with them")
         if profile or gpus != 1 or nodes != 1 or context or concurrency or engine or quant != "auto":
             warn("--plan fixes the hardware and settings: the planning flags are ignored")
         _, plan = read_lock(plan_file)
@@ -77,7 +107,7 @@ def _plan(model: str | None, plan_file: Path | None, profile: str | None, gpus: 
     from deploykit.cli.plan import planning_inputs
 
     box, workload, policy = planning_inputs(profile, gpus, nodes, context, concurrency, engine, quant, "auto",
-                                            None, None)
+                                            None, None, input_tokens=input_tokens, output_tokens=output_tokens)
     return make_plan(resolve_model(model), box, workload, policy)
 
 

@@ -40,8 +40,10 @@ ALLREDUCE_S = {"nvlink": 10e-6, "pcie": 25e-6, "network": 40e-6}
 # Per MoE layer per step: routing and expert GEMM launches (MOE_LAYER_S), plus the token dispatch / combine across
 # the tensor-parallel group, which grows with its size (MOE_PER_RANK_S x (TP - 1)). Calibrated on the DeepSeek-V3/R1
 # rows (vLLM/SGLang, early 2025: 13-30 tokens/s for one stream at TP8-TP16 on H100/H200), keeping a single-GPU MoE
-# such as Qwen3-30B-A3B near its dense-equivalent speed. llama.cpp's DeepSeek IQ1_S row (11.9 t/s on 2 x H100) stays
-# far below this model: an outlier bench_speed.py reports.
+# such as Qwen3-30B-A3B near its dense-equivalent speed; SGLang's own TP8 DeepSeek-V3 figures (PR #2643: 30.3 / 206 /
+# 761 tokens/s at batch 1 / 8 / 32), not used to fit these, land within 10%. llama.cpp's DeepSeek IQ1_S row (11.9 t/s
+# on 2 x H100, all layers on the GPUs) was measured before llama.cpp PR #13014 (2025-04), when CUDA MoE matmuls synced
+# with the host per op and ran without CUDA graphs; deploykit renders later builds, so it stays an outlier here.
 MOE_LAYER_S = 50e-6
 MOE_PER_RANK_S = 65e-6
 # Model FLOPs utilisation for prefill and compute-bound decode (NIM Llama-3.3-70B FP8 TP2, 5,000-token prompt:

@@ -26,11 +26,12 @@ class Readiness:
     completion_tokens: int = 0
     completion_text: str = ""
     models: list[str] = field(default_factory=list)
-    endpoint_used: str = ""  # chat or completions
+    endpoint_used: str = ""  # chat, completions or embeddings
+    embedding_dim: int = 0  # an embedding model: the length of the vector /v1/embeddings returned
 
     @property
     def ready(self) -> bool:
-        return self.stage == "completion" and self.completion_tokens > 0
+        return self.stage == "completion" and (self.completion_tokens > 0 or self.embedding_dim > 0)
 
 
 def _headers(api_key: str | None) -> dict[str, str]:
@@ -61,8 +62,15 @@ def check_once(client: httpx.Client, r: Readiness, api_key: str | None) -> None:
     if tokens > 0:
         r.stage = "completion"
         r.detail = f"{tokens} token(s) from /v1/{used}"
-    else:
-        r.detail = why
+        return
+    r.detail = why
+    if " answered " in why:  # completions refused: an embedding (pooling) model answers /v1/embeddings
+        resp = client.post(f"{r.base_url}/embeddings", headers=_headers(api_key),
+                           json={"model": r.served_name, "input": EMBED_INPUT, "encoding_format": "float"})
+        dim = embedding_vector_length(resp.json()) if resp.status_code == 200 else 0
+        if dim:
+            r.stage, r.embedding_dim, r.endpoint_used = "completion", dim, "embeddings"
+            r.detail = f"a {dim}-dimension vector from /v1/embeddings"
 
 
 def smoke_completion(client: httpx.Client, base_url: str, model: str, api_key: str | None,
@@ -135,6 +143,10 @@ class Verdict:
     ttft_ms: float | None = None
     e2e_ms: float | None = None
     problems: list[str] = field(default_factory=list)
+    task: str = "generate"  # generate (chat/completions) or embed (an embedding model: /v1/embeddings)
+    task_source: str = "default"  # how the task was decided: flag, plan, probe or default
+    embedding_dim: int | None = None  # length of the vector /v1/embeddings returned
+    embedding_prompt_tokens: int = 0  # usage.prompt_tokens of that request
 
 
 # Bounds for `deploykit check`: an OpenAI model list or an 8-token completion is a few KB; a stream of 8 tokens
@@ -210,6 +222,37 @@ async def _smoke(client: httpx.AsyncClient, base_url: str, model: str, api_key: 
     return 0, "", why
 
 
+EMBED_INPUT = "deploykit health check: embed this sentence."
+
+
+def embedding_vector_length(data: object) -> int:
+    """The length of the first vector of an OpenAI embeddings answer ({"data": [{"embedding": [floats]}]}); 0 when
+    the answer has no such vector (a base64 string is not asked for, so it does not count)."""
+    items = data.get("data") if isinstance(data, dict) else None
+    first = items[0] if isinstance(items, list) and items and isinstance(items[0], dict) else {}
+    vector = first.get("embedding")
+    if not isinstance(vector, list) or not vector:
+        return 0
+    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in vector[:64]):
+        return 0
+    return len(vector)
+
+
+async def _embed(client: httpx.AsyncClient, base_url: str, model: str, api_key: str | None
+                 ) -> tuple[int, int, str]:
+    """(vector dimension, prompt tokens, why-not): one POST /v1/embeddings with a short sentence."""
+    status, raw = await _read(client, "POST", f"{base_url}/embeddings", "/v1/embeddings", headers=_headers(api_key),
+                              json={"model": model, "input": EMBED_INPUT, "encoding_format": "float"})
+    if status != 200:
+        return 0, 0, f"/v1/embeddings answered {status}: {_printable(raw.decode('utf-8', 'replace'), 200)}"
+    data = _json(raw, "/v1/embeddings")
+    dim = embedding_vector_length(data)
+    if not dim:
+        return 0, 0, "/v1/embeddings returned 200 without an embedding vector"
+    usage = data.get("usage") if isinstance(data, dict) and isinstance(data.get("usage"), dict) else {}
+    return dim, _count(usage.get("prompt_tokens")), ""
+
+
 async def _first_token_ms(client: httpx.AsyncClient, base_url: str, model: str, api_key: str | None
                           ) -> float | None:
     """Time to the first content delta of a streamed chat completion (None when the endpoint streams nothing).
@@ -245,17 +288,26 @@ async def _first_token_ms(client: httpx.AsyncClient, base_url: str, model: str, 
     return None
 
 
-def check_endpoint(url: str, *, api_key: str | None, model: str | None, timeout_s: float) -> Verdict:
+def check_endpoint(url: str, *, api_key: str | None, model: str | None, timeout_s: float,
+                   task: str | None = None, task_source: str = "flag") -> Verdict:
     """One look at an OpenAI-compatible endpoint within ``timeout_s`` in all: a real deadline (a server that
     trickles bytes or streams only keep-alive comments is cut off at it), bodies and streams capped. Credentials
-    in the URL are used but never shown: the verdict carries the URL with them redacted."""
+    in the URL are used but never shown: the verdict carries the URL with them redacted.
+
+    ``task``: "generate" (a smoke completion and the time to first token), "embed" (one /v1/embeddings request:
+    the vector's dimension and the latency), or None: probe, i.e. a model whose completions are refused while
+    /v1/embeddings answers with a vector is an embedding model."""
     from deploykit.validation import redact, redact_url
 
     base = url.rstrip("/")
     base = base if base.endswith("/v1") else f"{base}/v1"
     v = Verdict(redact_url(base))
+    if task is not None:
+        v.task, v.task_source = task, task_source
+    else:
+        v.task_source = "probe"
     try:
-        asyncio.run(asyncio.wait_for(_check(v, base, api_key, model, timeout_s), timeout_s))
+        asyncio.run(asyncio.wait_for(_check(v, base, api_key, model, timeout_s, task), timeout_s))
     except (asyncio.TimeoutError, TimeoutError):
         v.problems.append(f"no complete answer within the {timeout_s:g} s deadline (--timeout)")
     v.problems = [redact(p, base) for p in v.problems]
@@ -263,7 +315,18 @@ def check_endpoint(url: str, *, api_key: str | None, model: str | None, timeout_
     return v
 
 
-async def _check(v: Verdict, base: str, api_key: str | None, model: str | None, timeout_s: float) -> None:
+async def _check_embeddings(v: Verdict, client: httpx.AsyncClient, base: str, api_key: str | None) -> None:
+    """The embedding model's check: one /v1/embeddings request answered with a vector, and its latency."""
+    started = time.perf_counter()
+    dim, prompt_tokens, why = await _embed(client, base, v.model, api_key)
+    v.e2e_ms = (time.perf_counter() - started) * 1000
+    v.embedding_dim, v.embedding_prompt_tokens = dim or None, prompt_tokens
+    if not dim:
+        v.problems.append(why)
+
+
+async def _check(v: Verdict, base: str, api_key: str | None, model: str | None, timeout_s: float,
+                 task: str | None = None) -> None:
     timeout = httpx.Timeout(timeout_s, connect=min(5.0, timeout_s))
     async with httpx.AsyncClient(timeout=timeout) as client:
         try:
@@ -283,10 +346,22 @@ async def _check(v: Verdict, base: str, api_key: str | None, model: str | None, 
                 return
             if model and model not in v.models:
                 v.problems.append(f"{model} is not among the served models {v.models[:20]}")
+            if task == "embed":
+                await _check_embeddings(v, client, base, api_key)
+                return
             started = time.perf_counter()
             tokens, text, why = await _smoke(client, base, v.model, api_key)
             v.e2e_ms = (time.perf_counter() - started) * 1000
             v.completion_tokens, v.completion_text = tokens, text
+            if tokens <= 0 and task is None and " answered " in why:
+                # Completions refused: an embedding model answers /v1/embeddings instead.
+                probe = Verdict(v.url, model=v.model)
+                await _check_embeddings(probe, client, base, api_key)
+                if not probe.problems:
+                    v.task, v.task_source = "embed", "probe"
+                    v.e2e_ms, v.embedding_dim = probe.e2e_ms, probe.embedding_dim
+                    v.embedding_prompt_tokens = probe.embedding_prompt_tokens
+                    return
             if tokens <= 0:
                 v.problems.append(why or "the smoke completion returned no tokens")
                 return
