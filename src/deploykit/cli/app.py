@@ -39,7 +39,7 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "down": ("deploykit.cli.up", "down", "command",
              "Stop a deployment (SIGTERM, then SIGKILL after a grace period) and forget it."),
     "check": ("deploykit.cli.check", "check", "command",
-              "Health, model list, a smoke completion with tokens, and time to first token."),
+              "Health, model list, a smoke completion with tokens, and time to first token"),
     "bench": ("deploykit.cli.bench", "bench", "command",
               "Benchmark a running OpenAI-compatible endpoint"),
     "doctor": ("deploykit.cli.doctor", "doctor", "command",
