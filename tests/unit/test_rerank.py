@@ -51,3 +51,13 @@ def test_the_lock_keeps_the_rerank_task_and_overrides():
     _, again = parse_lock(yaml.safe_dump(lock_data(p, {"model": "qwen3-reranker-4b"}), sort_keys=False))
     assert again.task == "rerank"
     assert A.vllm_engine_args(again)["hf-overrides"] == A.vllm_engine_args(p)["hf-overrides"]
+
+
+def test_a_mac_serves_a_reranker_with_llama_server_not_ollama():
+    """Ollama (a Mac's default engine) has no rerank endpoint: the plan takes llama.cpp and says why."""
+    p = _plan("qwen3-reranker-0.6b", "m3-max")
+    assert p.fits and p.engine == "llamacpp" and p.task == "rerank"
+    assert "no rerank endpoint" in p.reasons[0]
+    forced = plan(get_model("qwen3-reranker-0.6b"), simulated_box(get_profile("m3-max"), 1), Workload(),
+                  Policy(engine="ollama"))
+    assert any("no rerank endpoint" in w and "--engine llamacpp" in w for w in forced.warnings)

@@ -337,9 +337,19 @@ def plan(spec: ModelSpec, box: Box, workload: Workload = Workload(), policy: Pol
     else:
         reasons.append(f"engine {engine}: the default for {profile.display_name} ({profile.segment})")
 
+    if engine == "ollama" and "rerank" in spec.uses:
+        if policy.engine is None:
+            engine = "llamacpp"
+            reasons[-1] = (f"engine llamacpp: Ollama (the default for {profile.display_name}) has no rerank endpoint; "
+                           f"llama-server --reranking serves {spec.name}")
+        else:
+            warnings.append("Ollama has no rerank endpoint: this deployment cannot score query-document pairs; "
+                            "fix: --engine llamacpp (llama-server --reranking) or --engine vllm")
+
     a = spec.architecture
     choices, skipped = weight_choices(spec, profile, engine, policy.quant)
-    if engine == "llamacpp" and not choices and policy.engine is None and policy.quant == "auto":
+    if engine == "llamacpp" and not choices and policy.engine is None and policy.quant == "auto" \
+            and "rerank" not in spec.uses:
         ollama_choices, _ = weight_choices(spec, profile, "ollama", policy.quant)
         if ollama_choices:  # no GGUF file for llama.cpp in the catalog, but Ollama serves the model
             reasons[-1] = (f"engine ollama: llama.cpp (the default for {profile.display_name}) has no GGUF file for "
