@@ -202,10 +202,10 @@ def test_plan_without_model_ranks_the_catalog_with_filters():
         assert row["plan"]["fits"] is True, row["model"]
         assert row["plan"]["license"]["id"].lower() in ("apache-2.0", "mit"), row["model"]
         assert row["plan"]["model"]["name"] == row["model"]
-    # ranking.py lists embedding models after the generative ones, each group best first
+    # ranking.py lists pooling models (embedding models, rerankers) after the generative ones, each group best first
     from deploykit.catalog.loader import get_model
-    keys = [("embeddings" in get_model(r["model"]).uses, -r["score"]) for r in ranked]
-    assert keys == sorted(keys), "best first, embedding models last"
+    keys = [(bool({"embeddings", "rerank"} & set(get_model(r["model"]).uses)), -r["score"]) for r in ranked]
+    assert keys == sorted(keys), "best first, embedding models and rerankers last"
 
 
 def test_plan_ranking_by_use():

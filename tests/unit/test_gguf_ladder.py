@@ -114,7 +114,14 @@ def test_every_catalog_gguf_file_is_named_for_its_quant_type():
     def norm(text: str) -> str:
         return text.lower().replace("-", "_").replace(".", "_")
 
+    # llama.cpp names its MXFP4_MOE conversions "-mxfp4" (ggml-org/gpt-oss-*-GGUF); the file type is the same
+    also = {"mxfp4_moe": "mxfp4"}
+
+    def named(fmt: str, file: str) -> bool:
+        quant = norm(fmt.removeprefix("gguf-"))
+        return quant in norm(file) or (quant in also and also[quant] in norm(file))
+
     wrong = [(name, a.format, a.gguf_file)
              for name, spec in load_models().items() for a in spec.artifacts
-             if a.gguf_file and norm(a.format.removeprefix("gguf-")) not in norm(a.gguf_file)]
+             if a.gguf_file and not named(a.format, a.gguf_file)]
     assert wrong == []

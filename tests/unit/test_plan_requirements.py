@@ -120,14 +120,14 @@ def test_too_slow_partial_offload_is_an_alternative_with_its_speed():
 
 
 def test_cpu_box_plans_models_without_a_llamacpp_file_with_ollama():
-    for model in ("qwen3-8b", "nomic-embed-text-v1.5"):  # no GGUF file for llama.cpp in the catalog
+    for model in ("phi-4-mini-reasoning", "nomic-embed-text-v1.5"):  # no GGUF file for llama.cpp in the catalog
         p = _plan(model, "cpu-desktop-32gb")
         assert p.fits and p.engine == "ollama"
         assert "llama.cpp" in p.reasons[0] and "no GGUF file" in p.reasons[0]
 
 
 def test_explicit_llamacpp_without_a_file_says_why_and_the_fix():
-    p = _plan("qwen3-8b", "cpu-server", policy=Policy(engine="llamacpp"))
+    p = _plan("phi-4-mini-reasoning", "cpu-server", policy=Policy(engine="llamacpp"))
     assert not p.fits and "not a size problem" in p.reasons[0] and "--engine ollama" in p.reasons[0]
 
 

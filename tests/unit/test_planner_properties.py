@@ -121,7 +121,7 @@ def test_partial_offload_never_ranks_above_a_model_whole_on_the_gpu():
     ranked = rank(list(load_models().values()), box, Workload(), Policy())
     offloaded = [i for i, r in enumerate(ranked) if r.plan.gpu_layers and r.plan.gpu_layers < r.plan.total_layers]
     whole = [i for i, r in enumerate(ranked) if not (r.plan.gpu_layers and r.plan.gpu_layers < r.plan.total_layers)
-             and "embeddings" not in r.spec.uses]
+             and not {"embeddings", "rerank"} & set(r.spec.uses)]
     assert whole and (not offloaded or max(whole) < min(offloaded))
     assert all(r.plan.estimates.decode_tokens_per_s >= USABLE_DECODE_TOKENS_PER_S for r in ranked
                if r.plan.task == "generate")

@@ -28,7 +28,9 @@ QuantScope = Literal["linear", "experts"]
 # The quantized safetensors formats of data/weight_formats.yaml beyond the list above (issue 12); nested Literals
 # flatten, so WeightFormat stays one flat set of names.
 WeightFormat = Literal[WeightFormat, "nvfp4", "w4a16", "nf4", "bnb-int8"]  # type: ignore[misc,valid-type]
-Use = Literal["chat", "code", "reasoning", "embeddings", "vision"]
+Use = Literal["chat", "code", "reasoning", "embeddings", "rerank", "vision"]
+# Uses served by a pooling runner (no decode): embedding models and rerankers (query-document relevance scores).
+POOLING_USES = frozenset({"embeddings", "rerank"})
 NAME_RE = r"^[a-z0-9][a-z0-9.\-]*[a-z0-9]$"
 
 
@@ -201,6 +203,9 @@ class Serving(Strict):
                                          description="vLLM --reasoning-parser for reasoning models")
     tool_call_parser: str | None = Field(None, pattern=r"^[a-z0-9_\-]+$",
                                          description="vLLM --tool-call-parser (with --enable-auto-tool-choice)")
+    hf_overrides: dict[str, bool | str | list[str]] | None = Field(
+        None, description="vLLM --hf-overrides the checkpoint needs (e.g. the original Qwen3-Reranker, a causal LM, "
+        "loaded as a sequence classifier over its 'no'/'yes' logits)")
     source: str = Field(..., min_length=8, description="vLLM recipe / model card that gives these flags")
 
 

@@ -50,7 +50,7 @@ def models(
     ctx: typer.Context,
     license: str = typer.Option(None, "--license", help="Only these licence ids, comma-separated (apache-2.0,mit)."),
     origin: str = typer.Option(None, "--origin", help="Only these origins (organisation or country code), comma-separated."),
-    use: str = typer.Option(None, "--use", help="Only models for these uses: chat, code, reasoning, embeddings, vision."),
+    use: str = typer.Option(None, "--use", help="Only models for these uses: chat, code, reasoning, embeddings, rerank, vision."),
     format: Format = typer.Option(Format.table, "--format", "-f", help="table for people, json for scripts."),
 ) -> None:
     """List the catalog models."""

@@ -48,7 +48,7 @@ def plan(
                                                  help="vLLM's share of each GPU (default 0.90)."),
     license: str = typer.Option(None, "--license", help="Ranking: only these licence ids (apache-2.0,mit)."),
     exclude_origin: str = typer.Option(None, "--exclude-origin", help="Ranking: leave out these origins/countries."),
-    use: str = typer.Option(None, "--use", help="Ranking: chat, code, reasoning, embeddings, vision."),
+    use: str = typer.Option(None, "--use", help="Ranking: chat, code, reasoning, embeddings, rerank, vision."),
     no_gated: bool = typer.Option(False, "--no-gated", help="Ranking: leave out gated repositories."),
     mau: int = typer.Option(None, "--mau", min=0, help="Your monthly active users: flags (ranking: drops) models "
                                                        "whose licence caps them (Llama: 700M)."),

@@ -164,6 +164,7 @@ class LockedServing(_Strict):
     reasoning_parser: Slug | None = Field(None, description="vLLM --reasoning-parser")
     tool_call_parser: Slug | None = Field(None, description="vLLM --tool-call-parser")
     jinja: bool = Field(False, description="llama-server --jinja")
+    hf_overrides: dict[Line, bool | Line | list[Line]] | None = Field(None, description="vLLM --hf-overrides")
     source: Text | None = None
 
 
@@ -196,7 +197,7 @@ class LockedPlan(_Strict):
     host_memory: LockedHostMemory | None = None
     rope_scaling: LockedRopeScaling | None = None
     workload: LockedWorkload = Field(default_factory=LockedWorkload)
-    task: Literal["generate", "embed"] = "generate"
+    task: Literal["generate", "embed", "rerank"] = "generate"
     serving: LockedServing | None = None
     memory: LockedMemory | None = None
     kv_cache_tokens: int = Field(0, ge=0, le=10**13)

@@ -13,10 +13,12 @@ Left-over GPUs become data-parallel replicas.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 
 from deploykit.catalog.loader import ModelSpec
+from deploykit.catalog.schema import POOLING_USES
 from deploykit.planning import estimates, memory
 from deploykit.planning.memory import GIB
 from deploykit.planning.policy import (
@@ -335,9 +337,19 @@ def plan(spec: ModelSpec, box: Box, workload: Workload = Workload(), policy: Pol
     else:
         reasons.append(f"engine {engine}: the default for {profile.display_name} ({profile.segment})")
 
+    if engine == "ollama" and "rerank" in spec.uses:
+        if policy.engine is None:
+            engine = "llamacpp"
+            reasons[-1] = (f"engine llamacpp: Ollama (the default for {profile.display_name}) has no rerank endpoint; "
+                           f"llama-server --reranking serves {spec.name}")
+        else:
+            warnings.append("Ollama has no rerank endpoint: this deployment cannot score query-document pairs; "
+                            "fix: --engine llamacpp (llama-server --reranking) or --engine vllm")
+
     a = spec.architecture
     choices, skipped = weight_choices(spec, profile, engine, policy.quant)
-    if engine == "llamacpp" and not choices and policy.engine is None and policy.quant == "auto":
+    if engine == "llamacpp" and not choices and policy.engine is None and policy.quant == "auto" \
+            and "rerank" not in spec.uses:
         ollama_choices, _ = weight_choices(spec, profile, "ollama", policy.quant)
         if ollama_choices:  # no GGUF file for llama.cpp in the catalog, but Ollama serves the model
             reasons[-1] = (f"engine ollama: llama.cpp (the default for {profile.display_name}) has no GGUF file for "
@@ -349,7 +361,7 @@ def plan(spec: ModelSpec, box: Box, workload: Workload = Workload(), policy: Pol
                 kv_cache_dtype=policy.kv_cache_dtype, license=_license(spec), workload=_workload(workload, None))
 
     rope = None
-    pooling = "embeddings" in spec.uses and not {"chat", "code", "reasoning"} & set(spec.uses)
+    pooling = bool(POOLING_USES & set(spec.uses)) and not {"chat", "code", "reasoning"} & set(spec.uses)
     if workload.context:
         context = workload.context
         if context > a.max_context:
@@ -483,13 +495,25 @@ def _serving(p: Plan, spec: ModelSpec, engine: Engine, pooling: bool) -> None:
     """What the model is for decides engine flags: pooling for embedding models, reasoning / tool-call parsers
     (catalog facts with their source) for chat models, llama.cpp's --jinja for its chat template."""
     if pooling:
-        p.task = "embed"
+        rerank = "rerank" in spec.uses
+        p.task = "rerank" if rerank else "embed"
         e = p.estimates
-        how = {"vllm": "vLLM's pooling runner (--runner pooling)", "llamacpp": "llama-server --embedding",
-               "ollama": "Ollama's /api/embed"}[engine]
-        p.reasons.append(f"task embed: {spec.display_name} is an embedding model, served by {how}; there is no "
-                         f"decode, and up to {p.max_num_seqs} inputs of {p.max_model_len:,} tokens are embedded per "
-                         "batch")
+        if rerank:
+            how = {"vllm": "vLLM's pooling runner (--runner pooling, /v1/rerank and /score)",
+                   "llamacpp": "llama-server --reranking (/v1/rerank)", "ollama": "Ollama (no rerank endpoint)"}[engine]
+            p.reasons.append(f"task rerank: {spec.display_name} is a reranker, served by {how}; there is no decode, "
+                             f"and up to {p.max_num_seqs} query-document pairs of {p.max_model_len:,} tokens are "
+                             "scored per batch")
+        else:
+            how = {"vllm": "vLLM's pooling runner (--runner pooling)", "llamacpp": "llama-server --embedding",
+                   "ollama": "Ollama's /api/embed"}[engine]
+            p.reasons.append(f"task embed: {spec.display_name} is an embedding model, served by {how}; there is no "
+                             f"decode, and up to {p.max_num_seqs} inputs of {p.max_model_len:,} tokens are embedded "
+                             "per batch")
+        if engine == "vllm" and spec.serving is not None and spec.serving.hf_overrides:
+            p.serving = {"hf_overrides": dict(spec.serving.hf_overrides), "source": spec.serving.source}
+            p.reasons.append(f"serving flags: --hf-overrides {json.dumps(spec.serving.hf_overrides)} "
+                             f"({spec.serving.source})")
         if e is not None:
             p.estimates = e.model_copy(update={
                 "decode_tokens_per_s": 0.0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from deploykit.catalog.loader import ModelSpec
+from deploykit.catalog.schema import POOLING_USES
 from deploykit.planning.planner import plan, quality_score
 from deploykit.planning.types import Box, Plan, Policy, Workload
 
@@ -24,7 +25,7 @@ def rank(models: list[ModelSpec], box: Box, workload: Workload, policy: Policy) 
         p = plan(spec, box, workload, policy, with_alternatives=False)
         if p.fits:
             fitting.append(Ranked(spec, p, quality_score(p, spec)))
-    return sorted(fitting, key=lambda r: ("embeddings" in r.spec.uses, _offloaded(r.plan), -r.score,
+    return sorted(fitting, key=lambda r: (bool(POOLING_USES & set(r.spec.uses)), _offloaded(r.plan), -r.score,
                                           -(r.plan.estimates.decode_tokens_per_s if r.plan.estimates else 0)))
 
 

@@ -124,11 +124,11 @@ class Plan(BaseModel):
     rope_scaling: dict | None = Field(
         None, description="YaRN context extension the plan applies: {type, factor, original_max_position_embeddings}")
     workload: dict = Field(default_factory=dict, description="{context, concurrency, input_tokens, output_tokens}")
-    task: Literal["generate", "embed"] = Field(
-        "generate", description="embed: a pooling model (vLLM --runner pooling, llama.cpp --embedding, Ollama "
-        "/api/embed): full context, batch capacity, no decode")
+    task: Literal["generate", "embed", "rerank"] = Field(
+        "generate", description="embed / rerank: a pooling model (vLLM --runner pooling, llama.cpp --embedding or "
+        "--reranking, Ollama /api/embed): full context, batch capacity, no decode")
     serving: dict | None = Field(
-        None, description="engine flags the model needs: {reasoning_parser, tool_call_parser, jinja, source}")
+        None, description="engine flags the model needs: {reasoning_parser, tool_call_parser, jinja, hf_overrides, source}")
     memory: Memory | None = None
     kv_cache_tokens: int = 0
     max_concurrency_at_max_len: float = 0.0

@@ -90,7 +90,7 @@ def vllm_engine_args(plan: Plan, *, data_parallel: int | None = None) -> dict[st
         args["kv-cache-dtype"] = plan.kv_cache_dtype
     if spans_nodes(plan):
         args["distributed-executor-backend"] = "ray"
-    if plan.task == "embed":
+    if plan.task in ("embed", "rerank"):
         args["runner"] = "pooling"
     serving = plan.serving or {}
     if serving.get("reasoning_parser"):
@@ -100,6 +100,8 @@ def vllm_engine_args(plan: Plan, *, data_parallel: int | None = None) -> dict[st
         args["tool-call-parser"] = serving["tool_call_parser"]
     if plan.rope_scaling:
         args["hf-overrides"] = rope_override_json(plan.rope_scaling)
+    elif serving.get("hf_overrides"):
+        args["hf-overrides"] = json.dumps(serving["hf_overrides"])
     return args
 
 
@@ -156,6 +158,8 @@ def llamacpp_args(plan: Plan, *, model_path: str | None = None) -> list[str]:
                 "--yarn-orig-ctx", str(rope["original_max_position_embeddings"])]
     if plan.task == "embed":
         out.append("--embedding")
+    elif plan.task == "rerank":
+        out.append("--reranking")
     elif (plan.serving or {}).get("jinja"):
         out.append("--jinja")
     out.append("--metrics")
