@@ -473,14 +473,11 @@ async def _one(client: httpx.AsyncClient, url: str, body: bytes, sample: Sample,
         sample.e2e_ms = (perf() - t_start) * 1000.0
         return
     except (TimeoutError, asyncio.TimeoutError, httpx.TimeoutException):
-        sample.error_kind = "timeout"
-        sample.error = f"no complete answer within {timeout_s:g} s ({len(stamps)} deltas received)"
-        sample.e2e_ms = (perf() - t_start) * 1000.0
+        _failed(sample, "timeout", f"no complete answer within {timeout_s:g} s ({len(stamps)} deltas received)",
+                t_start)
         return
     except httpx.HTTPError as exc:
-        sample.error_kind = _transport_kind(exc)
-        sample.error = f"{type(exc).__name__}: {exc}"[:300]
-        sample.e2e_ms = (perf() - t_start) * 1000.0
+        _transport_failed(sample, exc, t_start)
         return
     end = perf()
     sample.e2e_ms = (end - t_start) * 1000.0
@@ -519,6 +516,15 @@ async def _one(client: httpx.AsyncClient, url: str, body: bytes, sample: Sample,
         sample.error = "error event in the stream: " + _brief(error_line[5:])
 
 
+def _failed(sample: Sample, kind: str, error: str, t_start: float) -> None:
+    sample.error_kind, sample.error = kind, error
+    sample.e2e_ms = (time.perf_counter() - t_start) * 1000.0
+
+
+def _transport_failed(sample: Sample, exc: httpx.HTTPError, t_start: float) -> None:
+    _failed(sample, _transport_kind(exc), f"{type(exc).__name__}: {exc}"[:300], t_start)
+
+
 async def _one_embedding(client: httpx.AsyncClient, url: str, body: bytes, sample: Sample, timeout_s: float,
                          t_start: float, max_bytes: int = STREAM_BYTES_BASE) -> None:
     """Send one /v1/embeddings request and fill ``sample``: its latency (``e2e_ms``), ``usage.prompt_tokens`` and
@@ -529,13 +535,10 @@ async def _one_embedding(client: httpx.AsyncClient, url: str, body: bytes, sampl
             raw = await _capped(resp, max_bytes + 1)
             status = resp.status_code
     except (TimeoutError, asyncio.TimeoutError, httpx.TimeoutException):
-        sample.error_kind, sample.error = "timeout", f"no complete answer within {timeout_s:g} s"
-        sample.e2e_ms = (perf() - t_start) * 1000.0
+        _failed(sample, "timeout", f"no complete answer within {timeout_s:g} s", t_start)
         return
     except httpx.HTTPError as exc:
-        sample.error_kind = _transport_kind(exc)
-        sample.error = f"{type(exc).__name__}: {exc}"[:300]
-        sample.e2e_ms = (perf() - t_start) * 1000.0
+        _transport_failed(sample, exc, t_start)
         return
     sample.e2e_ms = (perf() - t_start) * 1000.0
     if status != 200:
