@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from deploykit.catalog import hub
-from deploykit.catalog.hf_config import spec_from_config
 from deploykit.catalog.loader import ModelSpec, find_model, load_models
 from deploykit.errors import ModelConfigError, UnknownNameError
 from deploykit.suggest import did_you_mean
@@ -42,6 +41,13 @@ def resolve_model(name: str, revision: str = "main") -> ModelSpec:
         config, source = hub.fetch_hub_config(name, revision)
         return spec_from_config(config, repo=name, source=source, revision=revision)
     raise UnknownNameError("model", name, did_you_mean(name, load_models()), "deploykit models")
+
+
+def spec_from_config(config: dict[str, Any], **kw: Any) -> ModelSpec:
+    """hf_config's reader, imported when a model is not in the catalog (its validators cost ~40 ms to build)."""
+    from deploykit.catalog.hf_config import spec_from_config as read
+
+    return read(config, **kw)
 
 
 def with_modelopt_sidecar(config: dict[str, Any], directory: Path) -> dict[str, Any]:
