@@ -3,7 +3,6 @@ the user would run it (a subprocess), and every code the table lists has such a 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -13,15 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
+from stand_in_engine import fake_python_and_model
 from hub_standin import HubStandIn
 from test_pull import QWEN, qwen_files
 
 REPO = Path(__file__).resolve().parents[2]
-FAKE = REPO / "tests" / "e2e" / "fake_python.sh"
-TINY_CONFIG = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 256,
-               "intermediate_size": 512, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
-               "head_dim": 64, "vocab_size": 2048, "max_position_embeddings": 2048, "torch_dtype": "bfloat16",
-               "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": False}
 
 
 def readme_codes() -> dict[int, str]:
@@ -35,12 +30,7 @@ def readme_codes() -> dict[int, str]:
 
 @pytest.fixture()
 def env(tmp_path: Path) -> dict[str, str]:
-    python = tmp_path / "bin" / "python"
-    python.parent.mkdir()
-    python.symlink_to(FAKE)
-    model = tmp_path / "tiny"
-    model.mkdir()
-    (model / "config.json").write_text(json.dumps(TINY_CONFIG))
+    python, model = fake_python_and_model(tmp_path)
     base = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "DEPLOYKIT_VLLM", "DEPLOYKIT_LLAMA"))}
     return {**base, "DEPLOYKIT_STATE_DIR": str(tmp_path / "state"), "HF_HOME": str(tmp_path / "hf"),
             "HF_HUB_OFFLINE": "1", "NO_COLOR": "1", "COLUMNS": "200", "MODEL_DIR": str(model),

@@ -15,23 +15,14 @@ import time
 from pathlib import Path
 
 import pytest
+from stand_in_engine import TINY_CONFIG, fake_python_and_model  # noqa: F401 - other tests import TINY_CONFIG from here
 from test_cli import REPO
 
-FAKE = REPO / "tests" / "e2e" / "fake_python.sh"
-TINY_CONFIG = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 256,
-               "intermediate_size": 512, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
-               "head_dim": 64, "vocab_size": 2048, "max_position_embeddings": 2048, "torch_dtype": "bfloat16",
-               "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": False}
 
 
 @pytest.fixture()
 def env(tmp_path: Path) -> dict[str, str]:
-    python = tmp_path / "bin" / "python"
-    python.parent.mkdir()
-    python.symlink_to(FAKE)
-    model = tmp_path / "tiny"
-    model.mkdir()
-    (model / "config.json").write_text(json.dumps(TINY_CONFIG))
+    python, model = fake_python_and_model(tmp_path)
     return {**os.environ, "DEPLOYKIT_STATE_DIR": str(tmp_path / "state"), "DEPLOYKIT_VLLM_PYTHON": str(python),
             "HF_HUB_OFFLINE": "1", "NO_COLOR": "1", "COLUMNS": "200", "MODEL_DIR": str(model)}
 
